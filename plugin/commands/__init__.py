@@ -1,0 +1,1 @@
+"""One module per `triage` command group; each exposes ``register(subparsers)``."""

@@ -1,0 +1,141 @@
+"""One settings object for the whole service: defaults in code -> TOML file -> ``TRIAGE_*`` env.
+
+The file is ``$TRIAGE_CONFIG`` if set, else ``instance/triage.toml`` if it exists. Every field can
+be overridden by the environment variable ``TRIAGE_<FIELD NAME IN UPPER CASE>``. Secrets are
+``SecretStr`` so they never print; they come only from the environment or the instance file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError
+
+from .exceptions import ConfigError
+
+ENV_PREFIX = "TRIAGE_"
+DEFAULT_INSTANCE_DIR = Path("instance")
+
+# Environment names other tools already use; accepted as aliases.
+_ENV_ALIASES = {
+    "llm_api_key": ("OPENAI_API_KEY",),
+    "llm_base_url": ("OPENAI_BASE_URL",),
+}
+
+
+class Settings(BaseModel):
+    """Every knob, with its default. Units are in the names (``_s`` seconds, ``_ms``, ``_bytes``)."""
+
+    model_config = {"extra": "forbid"}
+
+    # --- where things live -------------------------------------------------------------------
+    instance_dir: Path = DEFAULT_INSTANCE_DIR
+    taxonomy: str = "default"  # path to a taxonomy TOML, or "default"
+    model_dir: str = "default"  # fallback model directory, or "default" (the bundled one)
+    index_dir: str | None = None  # retrieval index (cascade / few-shot); None = beside the model if present
+
+    # --- text pipeline -----------------------------------------------------------------------
+    token_budget: int = Field(512, ge=16)
+    encoding: str = "cl100k_base"
+    prompt_template: str = "classify_v1"
+
+    # --- LLM (any OpenAI-compatible endpoint) ------------------------------------------------
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(20.0, gt=0)
+    llm_max_retries: int = Field(1, ge=0)
+    llm_use_logprobs: bool = True
+    classifier: Literal["auto", "llm", "fallback", "cascade"] = "auto"  # auto = llm if configured
+    cascade_threshold: float = Field(0.9, ge=0.0, le=1.0)
+    fewshot_k: int = Field(12, ge=0)
+    fewshot_token_budget: int = Field(1200, ge=0)
+
+    # --- queue and store ---------------------------------------------------------------------
+    queue_backend: Literal["sqlite", "redis"] = "sqlite"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    workers: int = Field(2, ge=1)
+    max_attempts: int = Field(6, ge=1)
+
+    # --- HTTP service ------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 256 * 1024
+    cors_origins: list[str] = Field(default_factory=list)
+    classify_rate_per_minute: int = 600
+    classify_require_key: bool = True
+    public_base_url: str | None = None  # how helpdesks reach us (for `triage install`)
+
+    # --- write-back --------------------------------------------------------------------------
+    tag_prefix: str = "triage_"
+    guard_tag: str = "triage_classified"
+    needs_review_tag: str = "triage_needs_review"
+    write_category_field: bool = False
+
+    # --- Zendesk -----------------------------------------------------------------------------
+    zendesk_base_url: str | None = None  # e.g. https://acme.zendesk.com
+    zendesk_email: str | None = None
+    zendesk_api_token: SecretStr | None = None
+    zendesk_signing_secret: SecretStr | None = None
+    zendesk_allow_test_secret: bool = False  # accept Zendesk's static test secret (dev only)
+    zendesk_max_skew_s: int = 300
+    zendesk_category_field_id: int | None = None
+
+    # --- Freshdesk ---------------------------------------------------------------------------
+    freshdesk_base_url: str | None = None  # e.g. https://acme.freshdesk.com
+    freshdesk_api_key: SecretStr | None = None
+    freshdesk_webhook_secret: SecretStr | None = None  # shared secret: header or basic-auth password
+    freshdesk_secret_header: str = "X-Triage-Secret"
+    freshdesk_category_field: str | None = None  # e.g. cf_ai_category
+
+    # --- monitoring --------------------------------------------------------------------------
+    price_per_1k_prompt_tokens: float = 0.00015
+    price_per_1k_completion_tokens: float = 0.0006
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url or self.llm_api_key) and bool(self.llm_model)
+
+    @property
+    def db_path(self) -> Path:
+        return self.instance_dir / "triage.sqlite3"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.instance_dir / "queue.sqlite3"
+
+
+def load_settings(overrides: dict[str, Any] | None = None, *, env: dict[str, str] | None = None,
+                  config_file: str | Path | None = None) -> Settings:
+    """Build Settings from defaults, then the TOML file, then ``TRIAGE_*`` env, then ``overrides``."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    path = config_file or env.get(ENV_PREFIX + "CONFIG")
+    if path is None and (DEFAULT_INSTANCE_DIR / "triage.toml").exists():
+        path = DEFAULT_INSTANCE_DIR / "triage.toml"
+    if path:
+        try:
+            values.update(tomllib.loads(Path(path).read_text("utf-8")))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    for name, field in Settings.model_fields.items():
+        for key in (ENV_PREFIX + name.upper(), *_ENV_ALIASES.get(name, ())):
+            if key in env and env[key] != "":
+                values[name] = _from_env(env[key], field.annotation)
+                break
+    values.update(overrides or {})
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) + f" ({e['msg']})" for e in exc.errors())
+        raise ConfigError(f"invalid settings: {fields}") from exc
+
+
+def _from_env(raw: str, annotation: Any) -> Any:
+    """Env values are strings; lists are comma-separated."""
+    if "list" in str(annotation):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
