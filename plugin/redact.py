@@ -1,0 +1,346 @@
+"""Remove personal data and secrets from ticket text before it leaves the process.
+
+Each detector validates what it finds (Luhn for cards, mod-97 for IBANs, the ``phonenumbers``
+metadata for phones, ``ipaddress`` for IPs) so that order numbers, amounts, dates and tracking
+numbers survive: a classifier needs those, and redacting them would hide the ticket's meaning.
+Pure: no I/O, no state beyond compiled patterns.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+import phonenumbers
+
+PLACEHOLDERS = {
+    "secret": "[SECRET]",
+    "email": "[EMAIL]",
+    "iban": "[IBAN]",
+    "card": "[CARD]",
+    "ssn": "[SSN]",
+    "ip": "[IP]",
+    "phone": "[PHONE]",
+}
+# National phone formats are ambiguous, so we try the regions our customers write from.
+DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "BR", "ES", "IT", "NL", "AU", "MX")
+
+# Words that say the number next to them is a reference, not personal data.
+_REFERENCE_CONTEXT = re.compile(
+    r"(?i)(order|tracking|track|invoice|inv|ref|reference|ticket|case|confirmation|booking|"
+    r"shipment|parcel|package|sku|item|article|transaction|txn|receipt|account no|po)\b[^\n]{0,12}$|#\s*$"
+)
+_CARD_CONTEXT = re.compile(r"(?i)(card|visa|master|amex|american express|discover|credit|debit|\bcc\b|pan)")
+_PHONE_CONTEXT = re.compile(r"(?i)(phone|call|tel|mobile|cell|whatsapp|number|reach|text|sms|fax|contact)")
+_CURRENCY_BEFORE = re.compile(r"[$€£¥₹]\s*$|(?i:\b(usd|eur|gbp|inr|brl|r\$|rs\.?)\s*)$")
+
+
+@dataclass(frozen=True)
+class Redaction:
+    """Redacted text and how many items of each kind were replaced."""
+
+    text: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def redact(text: str, phone_regions: Iterable[str] = DEFAULT_PHONE_REGIONS) -> Redaction:
+    """Replace PII and secrets with typed placeholders such as ``[CARD]``.
+
+    Detectors run in a fixed order (secrets, emails, IBANs, cards, SSNs, IPs, phones); each sees
+    the output of the previous one, and placeholders contain no digits, so nothing is counted twice.
+
+    Args:
+        text: normalised ticket text.
+        phone_regions: ISO regions whose national phone formats are recognised; numbers written
+            with ``+`` are recognised whatever the region.
+
+    Returns:
+        The redacted text and counts per kind (only kinds found appear).
+    """
+    counts: Counter[str] = Counter()
+    regions = tuple(phone_regions)
+    detectors = [*_DETECTORS, ("phone", lambda t: _find_phones(t, regions))]
+    for kind, finder in detectors:
+        spans = _merge(finder(text))
+        if spans:
+            text = _replace(text, spans, PLACEHOLDERS[kind])
+            counts[kind] += len(spans)
+    return Redaction(text=text, counts=dict(counts))
+
+
+def _replace(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
+    out, last = [], 0
+    for start, end in spans:
+        out.append(text[last:start])
+        out.append(placeholder)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    merged: list[tuple[int, int]] = []
+    for s, e in sorted(spans):
+        if merged and s < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+# --- secrets -------------------------------------------------------------------------------------
+_TOKEN_PATTERNS = re.compile(
+    r"\b(?:"
+    r"sk-(?:proj-|ant-)?[A-Za-z0-9_\-]{20,}"  # OpenAI / Anthropic keys
+    r"|(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{16,}"  # Stripe
+    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key id
+    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"  # GitHub
+    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"  # Slack
+    r"|AIza[0-9A-Za-z_\-]{35}"  # Google API key
+    r"|eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"  # JWT
+    r")"
+)
+_BEARER = re.compile(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/\-]{16,}=*)")
+_CREDENTIAL = re.compile(
+    r"(?i)\b(password|passwd|pwd|passcode|pass code|pin|api[ _-]?key|secret|token|access key)"
+    r"(\s*(?::|=)\s*|\s+(?:is|was)\s*:?\s+)([^\s,;]{3,})"
+)
+_LONG_BLOB = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/_\-])")
+
+
+def _find_secrets(text: str) -> list[tuple[int, int]]:
+    spans = [m.span() for m in _TOKEN_PATTERNS.finditer(text)]
+    spans += [m.span(1) for m in _BEARER.finditer(text)]
+    for m in _CREDENTIAL.finditer(text):
+        value = m.group(3).rstrip(".!?)")
+        separator_is_word = m.group(2).strip(" :").lower() in ("is", "was")
+        # "my password is wrong" is a complaint, not a leak: after a word, require a non-word look.
+        if separator_is_word and value.isalpha() and (value.islower() or value.isupper()):
+            continue
+        if value.startswith("[") and value.endswith("]"):
+            continue
+        spans.append((m.start(3), m.start(3) + len(value)))
+    for m in _LONG_BLOB.finditer(text):
+        if _looks_random(m.group(0)):
+            spans.append(m.span())
+    return spans
+
+
+def _looks_random(s: str) -> bool:
+    """High-entropy strings mixing digits and letters (hex digests, base64 keys), not words or numbers."""
+    core = s.rstrip("=")
+    if core.isdigit() or core.isalpha() or "--" in core:
+        return False
+    freq = Counter(core)
+    entropy = -sum(c / len(core) * math.log2(c / len(core)) for c in freq.values())
+    is_hex = all(ch in "0123456789abcdefABCDEF" for ch in core)
+    return entropy >= (3.0 if is_hex else 3.8)
+
+
+# --- emails --------------------------------------------------------------------------------------
+_EMAIL = re.compile(
+    r"(?<![\w.+\-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
+)
+
+
+def _find_emails(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _EMAIL.finditer(text)]
+
+
+# --- IBANs ---------------------------------------------------------------------------------------
+# Lengths per country (SWIFT IBAN registry); a candidate must have exactly this many characters.
+IBAN_LENGTHS = {
+    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
+    "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29,
+    "ES": 24, "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28,
+    "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IS": 26, "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28,
+    "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MR": 27, "MT": 31,
+    "MU": 30, "NL": 18, "NO": 15, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
+    "SA": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20,
+}
+_IBAN_START = re.compile(r"(?i)\b([A-Z]{2})(\d{2})(?=[ \-]?[A-Z0-9])")
+
+
+def iban_valid(iban: str) -> bool:
+    """ISO 13616 mod-97 check on a compact IBAN (no spaces)."""
+    iban = iban.upper()
+    if len(iban) != IBAN_LENGTHS.get(iban[:2], -1) or not iban.isalnum():
+        return False
+    digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
+    return int(digits) % 97 == 1
+
+
+def _find_ibans(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _IBAN_START.finditer(text):
+        want = IBAN_LENGTHS.get(m.group(1).upper())
+        if want is None:
+            continue
+        chars, i = [m.group(1), m.group(2)], m.end()
+        n = 4
+        while n < want and i < len(text):
+            ch = text[i]
+            if ch.isalnum() and ch.isascii():
+                chars.append(ch)
+                n += 1
+            elif ch not in " -" or i + 1 >= len(text) or not text[i + 1].isalnum():
+                break
+            i += 1
+        if n == want and (i >= len(text) or not text[i].isalnum()) and iban_valid("".join(chars)):
+            spans.append((m.start(), i))
+    return spans
+
+
+# --- payment cards -------------------------------------------------------------------------------
+_DIGIT_RUN = re.compile(r"(?<![\w\-.,])\d(?:[ \-]?\d){11,22}(?![\w\-]|[.,]\d)")
+
+
+def luhn_valid(digits: str) -> bool:
+    """Luhn (mod 10) checksum used by every major card scheme."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card_brand_ok(d: str) -> bool:
+    """Issuer prefix and length must fit a real scheme; random Luhn-valid numbers mostly do not."""
+    n = len(d)
+    p2, p4 = int(d[:2]), int(d[:4])
+    if d[0] == "4":
+        return n in (13, 16, 19)  # Visa
+    if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:
+        return n == 16  # Mastercard
+    if p2 in (34, 37):
+        return n == 15  # Amex
+    if p2 in (36, 38, 39) or 300 <= int(d[:3]) <= 305:
+        return 14 <= n <= 19  # Diners
+    if d.startswith(("6011", "65", "62")) or 644 <= int(d[:3]) <= 649:
+        return 16 <= n <= 19  # Discover / UnionPay
+    if 3528 <= p4 <= 3589:
+        return 16 <= n <= 19  # JCB
+    if p2 == 50 or 56 <= p2 <= 69:
+        return 12 <= n <= 19  # Maestro
+    return False
+
+
+def _find_cards(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _DIGIT_RUN.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if not 13 <= len(digits) <= 19 or not luhn_valid(digits) or not _card_brand_ok(digits):
+            continue
+        before = text[max(0, m.start() - 40):m.start()]
+        if _REFERENCE_CONTEXT.search(before) and not _CARD_CONTEXT.search(before[-25:]):
+            continue
+        spans.append(m.span())
+    return spans
+
+
+# --- US social security numbers ------------------------------------------------------------------
+_SSN_SEPARATED = re.compile(r"(?<![\w\-.])(?!000|666|9\d\d)(\d{3})([\- ])(?!00)\d{2}\2(?!0000)\d{4}(?![\w\-]|\.\d)")
+_SSN_BARE = re.compile(r"(?<![\w\-.])(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?![\w\-]|\.\d)")
+_SSN_CONTEXT = re.compile(r"(?i)(ssn|social security|soc\.? sec|tax id|tin)\b[^\n]{0,20}$")
+
+
+def _find_ssns(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _SSN_SEPARATED.finditer(text):
+        before = text[max(0, m.start() - 30):m.start()]
+        # "555 12 3456" style groups can be phones; the dashed form is unambiguous enough.
+        if m.group(2) == " " and not _SSN_CONTEXT.search(before):
+            continue
+        if _REFERENCE_CONTEXT.search(before) and not _SSN_CONTEXT.search(before):
+            continue
+        spans.append(m.span())
+    for m in _SSN_BARE.finditer(text):
+        if _SSN_CONTEXT.search(text[max(0, m.start() - 30):m.start()]):
+            spans.append(m.span())
+    return spans
+
+
+# --- IP addresses --------------------------------------------------------------------------------
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%\w+)?(?![\w:])")
+_VERSION_CONTEXT = re.compile(r"(?i)(version|ver\.?|v|build|release|firmware|app|ios|android)\s*$")
+
+
+def _find_ips(text: str) -> list[tuple[int, int]]:
+    spans = []
+    for m in _IPV4.finditer(text):
+        if _VERSION_CONTEXT.search(text[max(0, m.start() - 12):m.start()]):
+            continue
+        try:
+            ipaddress.IPv4Address(m.group(0))
+        except ValueError:
+            continue
+        spans.append(m.span())
+    for m in _IPV6.finditer(text):
+        cand = m.group(0)
+        if cand.count(":") < 2 or not re.search(r"[0-9A-Fa-f]", cand):
+            continue
+        try:
+            ipaddress.IPv6Address(cand.split("%")[0])
+        except ValueError:
+            continue
+        spans.append(m.span())
+    return spans
+
+
+# --- phone numbers -------------------------------------------------------------------------------
+# Cheap pre-filter: only digit clusters that could be a phone go through phonenumbers.
+_PHONE_CANDIDATE = re.compile(r"(?:\+|\b00|\()?\d[\d \t().\-/]{5,22}\d")
+
+
+def _find_phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for cand in _PHONE_CANDIDATE.finditer(text):
+        if sum(ch.isdigit() for ch in cand.group(0)) < 7:
+            continue
+        lo, hi = max(0, cand.start() - 1), min(len(text), cand.end() + 1)
+        window = text[lo:hi]
+        found: set[tuple[int, int]] = set()
+        for region in regions if not cand.group(0).startswith("+") else regions[:1]:
+            for match in phonenumbers.PhoneNumberMatcher(window, region):
+                found.add((lo + match.start, lo + match.end))
+        for start, end in found:
+            if _phone_plausible(text, start, end):
+                spans.append((start, end))
+    return spans
+
+
+def _phone_plausible(text: str, start: int, end: int) -> bool:
+    """Reject matches that read as references or money: ``#123456789``, ``order 1135...``, ``$1200``."""
+    raw = text[start:end]
+    before = text[max(0, start - 40):start]
+    if _CURRENCY_BEFORE.search(before):
+        return False
+    if _REFERENCE_CONTEXT.search(before) and not _PHONE_CONTEXT.search(before[-20:]):
+        return False
+    if not raw.startswith(("+", "(", "0")) and re.fullmatch(r"\d+", raw) and not _PHONE_CONTEXT.search(before):
+        # An unformatted run of digits without a leading 0/+ and no "call me" nearby is more
+        # likely an id than a phone number.
+        return False
+    return True
+
+
+_DETECTORS: list[tuple[str, Callable[[str], list[tuple[int, int]]]]] = [
+    ("secret", _find_secrets),
+    ("email", _find_emails),
+    ("iban", _find_ibans),
+    ("card", _find_cards),
+    ("ssn", _find_ssns),
+    ("ip", _find_ips),
+]  # phones run last, in redact(), because they need the configured regions
