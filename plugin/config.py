@@ -67,6 +67,9 @@ class Settings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
     classify_rate_per_minute: int = 600
     classify_require_key: bool = True
+    form_enabled: bool = True  # serve the ticket form at /form (it calls /v1/classify with a form token)
+    form_token_ttl_s: int = Field(3600, ge=60)  # lifetime of the form's signed token
+    form_secret: SecretStr | None = None  # signs form tokens; None = random, kept in instance_dir
     public_base_url: str | None = None  # how helpdesks reach us (for `triage install`)
 
     # --- write-back --------------------------------------------------------------------------
