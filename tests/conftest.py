@@ -29,3 +29,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def openai_server():
+    """A local OpenAI-compatible server on an ephemeral 127.0.0.1 port (see simulators/openai_server.py).
+
+    ``openai_server.base_url`` goes to the client; ``.fail_next("rate_limit", ...)`` scripts faults;
+    ``.requests`` records every request body.
+    """
+    from simulators.openai_server import OpenAISimulator
+
+    with OpenAISimulator(delay_s=2.0, retry_after_s=0.05) as server:
+        yield server
