@@ -1,0 +1,236 @@
+"""Render evaluation summaries: terminal tables, and a self-contained HTML page with inline SVG.
+
+Input is the dict from :func:`plugin.evaluation.summarize` (JSON output is that dict as is), so
+renderers never recompute numbers. The HTML has no external scripts, styles or fonts: it opens
+from disk, offline, and can be attached to a ticket.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+_ESC = html.escape
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h))
+              for i, h in enumerate(headers)]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(out)
+
+
+def render_text(s: dict[str, Any], *, title: str = "evaluation", max_classes: int = 30) -> str:
+    """A terminal report: headline numbers, worst classes, confusions, coverage, cost, latency."""
+    lines = [f"== {title}: {s['n']} items",
+             f"accuracy {_pct(s['accuracy'])}   macro-F1 {_pct(s['macro_f1'])}   "
+             f"ECE {s['reliability']['ece']:.3f}",
+             f"other-rate {_pct(s['other_rate'])}   needs-review {_pct(s['needs_review_rate'])}   "
+             f"auto-applied {_pct(s['decisions'].get('auto_apply', 0.0))} at precision "
+             f"{_pct(s['auto_apply_precision'])}",
+             f"classifiers {s['classifiers']}   models {', '.join(s['model_versions']) or '-'}   "
+             f"prompts {', '.join(s['prompt_versions']) or '-'}",
+             f"tokens prompt {s['tokens']['prompt']} ({s['tokens']['prompt_per_item']:.1f}/item)  "
+             f"completion {s['tokens']['completion']} ({s['tokens']['completion_per_item']:.1f}/item)  "
+             f"cost ${s['cost']['total']:.4f} (${s['cost']['per_1k_tickets']:.4f} per 1k tickets)",
+             f"latency p50 {s['latency_ms']['p50']:.1f} ms   p95 {s['latency_ms']['p95']:.1f} ms", ""]
+    classes = sorted(s["per_class"], key=lambda c: (c["f1"], c["label"]))
+    shown = classes[:max_classes]
+    lines.append(f"per class (worst {len(shown)} of {len(classes)} by F1):")
+    lines.append(_table(["label", "precision", "recall", "F1", "support"],
+                        [[c["label"], _pct(c["precision"]), _pct(c["recall"]), _pct(c["f1"]),
+                          str(c["support"])] for c in shown]))
+    if s["most_confused"]:
+        lines += ["", "most confused (gold -> predicted):",
+                  _table(["gold", "predicted", "count"],
+                         [[m["gold"], m["predicted"], str(m["count"])] for m in s["most_confused"]])]
+    lines += ["", "coverage vs accuracy (score >= threshold):",
+              _table(["threshold", "coverage", "accuracy", "n"],
+                     [[f"{c['threshold']:.2f}", _pct(c["coverage"]), _pct(c["accuracy"]), str(c["n"])]
+                      for c in s["coverage"][::2]])]
+    return "\n".join(lines)
+
+
+def render_compare_text(names: list[str], summaries: list[dict[str, Any]], pairs: list[dict[str, Any]],
+                        disagreements: list[dict[str, Any]], max_rows: int = 20) -> str:
+    """Side-by-side headline numbers, paired tests and a sample of per-item disagreements."""
+    rows = []
+    for key, fmt in (("accuracy", _pct), ("macro_f1", _pct), ("other_rate", _pct),
+                     ("needs_review_rate", _pct), ("auto_apply_precision", _pct)):
+        rows.append([key] + [fmt(s[key]) for s in summaries])
+    rows.append(["auto_applied"] + [_pct(s["decisions"].get("auto_apply", 0.0)) for s in summaries])
+    rows.append(["ECE"] + [f"{s['reliability']['ece']:.3f}" for s in summaries])
+    rows.append(["tokens/item"] + [f"{s['tokens']['prompt_per_item'] + s['tokens']['completion_per_item']:.1f}"
+                                   for s in summaries])
+    rows.append(["cost/1k tickets"] + [f"${s['cost']['per_1k_tickets']:.4f}" for s in summaries])
+    rows.append(["latency p50 ms"] + [f"{s['latency_ms']['p50']:.1f}" for s in summaries])
+    rows.append(["latency p95 ms"] + [f"{s['latency_ms']['p95']:.1f}" for s in summaries])
+    out = [f"== compare: {summaries[0]['n']} items", _table(["metric", *names], rows), "",
+           "paired McNemar tests (b = first right & second wrong, c = the reverse):",
+           _table(["A", "B", "b", "c", "p exact", "chi2", "p chi2", "verdict"],
+                  [[p["a"], p["b_name"], str(p["b"]), str(p["c"]), f"{p['p_exact']:.4g}",
+                    f"{p['chi2']:.3f}", f"{p['p_chi2']:.4g}", p["verdict"]] for p in pairs])]
+    out += ["", f"disagreements: {len(disagreements)} items"
+            + (f" (first {max_rows})" if len(disagreements) > max_rows else "")]
+    if disagreements:
+        out.append(_table(["id", "gold", *names, "text"],
+                          [[d["id"], d["gold"], *d["labels"], d["text"][:60].replace("\n", " ")]
+                           for d in disagreements[:max_rows]]))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------------- SVG plots
+
+def _heat_colour(v: float) -> str:
+    """White -> dark blue for 0 -> 1."""
+    v = min(max(v, 0.0), 1.0)
+    r = int(255 - v * (255 - 8))
+    g = int(255 - v * (255 - 48))
+    b = int(255 - v * (255 - 107))
+    return f"rgb({r},{g},{b})"
+
+
+def confusion_svg(labels: list[str], matrix: list[list[int]], *, max_labels: int = 80) -> str:
+    """Row-normalised confusion-matrix heatmap (rows = gold). Counts are in each cell's tooltip."""
+    keep = [i for i in range(len(labels)) if sum(matrix[i]) or sum(row[i] for row in matrix)]
+    keep = keep[:max_labels]
+    n = len(keep)
+    cell = max(6, min(28, 720 // max(n, 1)))
+    margin = 10 + 6 * max((len(labels[i]) for i in keep), default=4)
+    size = margin + n * cell + 10
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="confusion" width="{size}" height="{size}" '
+             f'viewBox="0 0 {size} {size}" font-family="sans-serif" font-size="{min(11, cell - 1)}">',
+             f'<title>Confusion matrix (rows: gold, columns: predicted, row-normalised)</title>']
+    for r, i in enumerate(keep):
+        total = sum(matrix[i]) or 1
+        y = margin + r * cell
+        parts.append(f'<text x="{margin - 4}" y="{y + cell * 0.75:.1f}" text-anchor="end">{_ESC(labels[i])}</text>')
+        for c, j in enumerate(keep):
+            v = matrix[i][j]
+            x = margin + c * cell
+            parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{_heat_colour(v / total)}" '
+                         f'stroke="#ddd" stroke-width="0.5"><title>{_ESC(labels[i])} -> {_ESC(labels[j])}: {v}'
+                         f'</title></rect>')
+            if v and cell >= 18:
+                colour = "#fff" if v / total > 0.5 else "#000"
+                parts.append(f'<text x="{x + cell / 2:.1f}" y="{y + cell * 0.7:.1f}" text-anchor="middle" '
+                             f'fill="{colour}">{v}</text>')
+    for c, j in enumerate(keep):
+        x = margin + c * cell + cell * 0.7
+        parts.append(f'<text transform="translate({x:.1f},{margin - 4}) rotate(-90)">{_ESC(labels[j])}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def reliability_svg(bins: list[dict[str, Any]], ece: float) -> str:
+    """Reliability diagram: accuracy per score bin against the diagonal of perfect calibration."""
+    w, h, m = 420, 420, 50
+    plot = w - 2 * m
+
+    def xy(x: float, y: float) -> tuple[float, float]:
+        return m + x * plot, h - m - y * plot
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="reliability" width="{w}" height="{h}" '
+             f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">',
+             f'<title>Reliability diagram, ECE {ece:.3f}</title>',
+             f'<rect x="{m}" y="{m}" width="{plot}" height="{plot}" fill="#fafafa" stroke="#999"/>']
+    x0, y0 = xy(0, 0)
+    x1, y1 = xy(1, 1)
+    parts.append(f'<line x1="{x0}" y1="{y0}" x2="{x1}" y2="{y1}" stroke="#999" stroke-dasharray="4 3"/>')
+    total = sum(b["n"] for b in bins) or 1
+    for b in bins:
+        if not b["n"]:
+            continue
+        bx, by = xy(b["lo"], b["accuracy"])
+        _, base = xy(0, 0)
+        bw = (b["hi"] - b["lo"]) * plot
+        parts.append(f'<rect class="bar" x="{bx + 1:.1f}" y="{by:.1f}" width="{bw - 2:.1f}" '
+                     f'height="{base - by:.1f}" fill="#3b6ea8" fill-opacity="{0.35 + 0.65 * math.sqrt(b["n"] / total):.2f}">'
+                     f'<title>scores {b["lo"]:.1f}-{b["hi"]:.1f}: n={b["n"]}, accuracy {b["accuracy"]:.3f}, '
+                     f'mean score {b["confidence"]:.3f}</title></rect>')
+        cx, cy = xy(b["confidence"], b["accuracy"])
+        parts.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="3" fill="#c0392b"/>')
+    for t in (0, 0.25, 0.5, 0.75, 1.0):
+        x, _ = xy(t, 0)
+        _, y = xy(0, t)
+        parts.append(f'<text x="{x:.1f}" y="{h - m + 15}" text-anchor="middle">{t:g}</text>')
+        parts.append(f'<text x="{m - 6}" y="{y + 4:.1f}" text-anchor="end">{t:g}</text>')
+    parts.append(f'<text x="{w / 2}" y="{h - 12}" text-anchor="middle">score (confidence)</text>')
+    parts.append(f'<text transform="translate(14,{h / 2}) rotate(-90)" text-anchor="middle">accuracy</text>')
+    parts.append(f'<text x="{w / 2}" y="{m - 12}" text-anchor="middle">ECE {ece:.3f}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def coverage_svg(coverage: list[dict[str, Any]]) -> str:
+    """Coverage (share auto-applied) and accuracy of the covered items against the threshold."""
+    w, h, m = 420, 300, 45
+    pw, ph = w - 2 * m, h - 2 * m
+
+    def path(key: str) -> str:
+        pts = [(m + c["threshold"] * pw, h - m - c[key] * ph) for c in coverage if c[key] is not None]
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" class="coverage" width="{w}" height="{h}" '
+            f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11">'
+            f'<title>Coverage and accuracy by threshold</title>'
+            f'<rect x="{m}" y="{m}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#999"/>'
+            f'<polyline points="{path("coverage")}" fill="none" stroke="#3b6ea8" stroke-width="2"/>'
+            f'<polyline points="{path("accuracy")}" fill="none" stroke="#c0392b" stroke-width="2"/>'
+            f'<text x="{m}" y="{m - 10}" fill="#3b6ea8">coverage</text>'
+            f'<text x="{m + 80}" y="{m - 10}" fill="#c0392b">accuracy of covered</text>'
+            f'<text x="{m}" y="{h - m + 15}">0</text><text x="{w - m}" y="{h - m + 15}" text-anchor="end">1</text>'
+            f'<text x="{w / 2}" y="{h - 10}" text-anchor="middle">threshold</text></svg>')
+
+
+_CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}h1{font-size:22px}h2{font-size:17px;margin-top:28px}
+.kpi{display:inline-block;margin:0 24px 12px 0}.kpi b{display:block;font-size:22px}
+.plots{display:flex;flex-wrap:wrap;gap:24px;align-items:flex-start}"""
+
+
+def render_html(s: dict[str, Any], *, title: str = "Triage evaluation",
+                meta: dict[str, str] | None = None) -> str:
+    """One self-contained HTML page: headline numbers, plots, per-class and confusion tables."""
+    kpis = [("items", str(s["n"])), ("accuracy", _pct(s["accuracy"])), ("macro-F1", _pct(s["macro_f1"])),
+            ("ECE", f"{s['reliability']['ece']:.3f}"), ("other-rate", _pct(s["other_rate"])),
+            ("needs review", _pct(s["needs_review_rate"])),
+            ("auto-applied", _pct(s["decisions"].get("auto_apply", 0.0))),
+            ("auto-apply precision", _pct(s["auto_apply_precision"])),
+            ("cost / 1k tickets", f"${s['cost']['per_1k_tickets']:.4f}"),
+            ("latency p50 / p95", f"{s['latency_ms']['p50']:.0f} / {s['latency_ms']['p95']:.0f} ms")]
+    out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+           f"<title>{_ESC(title)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{_ESC(title)}</h1>"]
+    if meta:
+        out.append("<p>" + " · ".join(f"<b>{_ESC(k)}</b>: {_ESC(str(v))}" for k, v in meta.items()) + "</p>")
+    out.append("<div>" + "".join(f"<div class='kpi'>{_ESC(k)}<b>{_ESC(v)}</b></div>" for k, v in kpis) + "</div>")
+    out.append(f"<p>classifiers: {_ESC(str(s['classifiers']))}; models: {_ESC(', '.join(s['model_versions']) or '-')};"
+               f" prompts: {_ESC(', '.join(s['prompt_versions']) or '-')}; tokens: {s['tokens']['prompt']} prompt + "
+               f"{s['tokens']['completion']} completion; total cost ${s['cost']['total']:.4f}</p>")
+    out.append("<div class='plots'><div><h2>Reliability (calibration)</h2>"
+               + reliability_svg(s["reliability"]["bins"], s["reliability"]["ece"])
+               + "</div><div><h2>Coverage vs accuracy</h2>" + coverage_svg(s["coverage"]) + "</div></div>")
+    out.append("<h2>Confusion matrix</h2>" + confusion_svg(s["confusion"]["labels"], s["confusion"]["matrix"]))
+    out.append("<h2>Most confused pairs</h2><table><tr><th>gold</th><th>predicted</th><th>count</th></tr>"
+               + "".join(f"<tr><td>{_ESC(m['gold'])}</td><td>{_ESC(m['predicted'])}</td><td>{m['count']}</td></tr>"
+                         for m in s["most_confused"]) + "</table>")
+    out.append("<h2>Coverage vs accuracy</h2><table><tr><th>threshold</th><th>coverage</th><th>accuracy</th>"
+               "<th>n</th></tr>" + "".join(
+                   f"<tr><td>{c['threshold']:.2f}</td><td>{_pct(c['coverage'])}</td><td>{_pct(c['accuracy'])}</td>"
+                   f"<td>{c['n']}</td></tr>" for c in s["coverage"]) + "</table>")
+    out.append("<h2>Per class</h2><table><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th>"
+               "<th>support</th><th>predicted</th></tr>" + "".join(
+                   f"<tr><td>{_ESC(c['label'])}</td><td>{_pct(c['precision'])}</td><td>{_pct(c['recall'])}</td>"
+                   f"<td>{_pct(c['f1'])}</td><td>{c['support']}</td><td>{c['predicted']}</td></tr>"
+                   for c in sorted(s["per_class"], key=lambda c: c["f1"])) + "</table>")
+    out.append("</body></html>")
+    return "\n".join(out)
