@@ -1,0 +1,203 @@
+"""One ticket in, one ``Result`` out: normalize → redact → budget → (llm | fallback) → decide.
+
+The pipeline holds only read-only state (taxonomy, model, index, an HTTP client that is itself
+thread-safe), so webhook workers and the HTTP endpoint share one instance across threads.
+Whatever goes wrong with the LLM, the fallback answers and ``Result.reason`` says why; the label
+is always a taxonomy category.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal, Protocol, Sequence
+
+import numpy as np
+
+from .budget import count_tokens, truncate
+from .config import Settings
+from .decide import decide
+from .exceptions import ConfigError, LLMError
+from .llm import LLMClassifier, LLMOutcome, build_client
+from .normalize import normalize
+from .prompting import DEFAULT_TEMPLATE, Example, Prompt, render
+from .redact import DEFAULT_PHONE_REGIONS, redact
+from .result import ClassifierSource, LabelScore, Result, ScoreSource
+from .taxonomy import Taxonomy, load_taxonomy
+
+log = logging.getLogger(__name__)
+
+Mode = Literal["auto", "llm", "fallback", "cascade"]
+SUBJECT_TOKEN_BUDGET = 48  # subjects are short; a pasted body in the subject must not eat the budget
+RANKING_SIZE = 5
+
+
+class FallbackModel(Protocol):
+    """What the pipeline needs from the offline model (``plugin.fallback``)."""
+
+    classes_: list[str]
+    version: str
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+
+
+class Retriever(Protocol):
+    """Finds labelled, redacted examples similar to a ticket (``plugin.retrieval``)."""
+
+    def search(self, text: str, k: int) -> list[Example]: ...
+
+
+class Pipeline:
+    """Classify tickets against a taxonomy.
+
+    Args:
+        taxonomy: the admin's categories and thresholds.
+        fallback: the offline model; its classes outside the taxonomy count as ``taxonomy.other``.
+        llm: an LLM classifier, or None when no endpoint is configured.
+        mode: ``auto`` (LLM if present), ``llm``, ``fallback`` or ``cascade`` (fallback first,
+            LLM only when the fallback's calibrated score is below ``cascade_threshold``).
+        template: prompt template name or path.
+        token_budget: ticket tokens kept (the start of the ticket).
+        retriever: few-shot example source for LLM prompts, optional.
+        fewshot_k / fewshot_token_budget: how many retrieved examples, and their total tokens.
+    """
+
+    def __init__(self, taxonomy: Taxonomy, fallback: FallbackModel, *, llm: LLMClassifier | None = None,
+                 mode: Mode = "auto", template: str = DEFAULT_TEMPLATE, token_budget: int = 512,
+                 encoding: str = "cl100k_base", cascade_threshold: float = 0.9,
+                 retriever: Retriever | None = None, fewshot_k: int = 12, fewshot_token_budget: int = 1200,
+                 phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> None:
+        if mode == "llm" and llm is None:
+            raise ConfigError("classifier = 'llm' needs an LLM endpoint (TRIAGE_LLM_MODEL and a base URL or key)")
+        self.taxonomy = taxonomy
+        self.fallback = fallback
+        self.llm = llm
+        self.mode: Mode = mode
+        self.template = template
+        self.token_budget = token_budget
+        self.encoding = encoding
+        self.cascade_threshold = cascade_threshold
+        self.retriever = retriever
+        self.fewshot_k = fewshot_k
+        self.fewshot_token_budget = fewshot_token_budget
+        self.phone_regions = tuple(phone_regions)
+        self._columns = self._map_classes(list(fallback.classes_))
+        render(template, taxonomy, "")  # fail at start-up, not on the first ticket, if the template is bad
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, taxonomy: Taxonomy | None = None,
+                      fallback: FallbackModel | None = None, retriever: Retriever | None = None) -> "Pipeline":
+        """Build everything the settings describe; the OpenAI client only if an LLM is configured."""
+        taxonomy = taxonomy or load_taxonomy(settings.taxonomy)
+        if fallback is None:
+            from .fallback import load_fallback  # imported late: loading a model is the slow part
+
+            fallback = load_fallback(settings.model_dir)
+        llm = None
+        if settings.llm_configured and settings.classifier != "fallback":
+            key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+            client = build_client(settings.llm_base_url, key, settings.llm_timeout_s)
+            llm = LLMClassifier(client, settings.llm_model or "", taxonomy.names,
+                                max_retries=settings.llm_max_retries, use_logprobs=settings.llm_use_logprobs)
+        if retriever is None and llm is not None and settings.fewshot_k > 0:
+            from .retrieval import load_retriever_for  # optional: no index, no few-shot examples
+
+            retriever = load_retriever_for(settings)
+        return cls(taxonomy, fallback, llm=llm, mode=settings.classifier, template=settings.prompt_template,
+                   token_budget=settings.token_budget, encoding=settings.encoding,
+                   cascade_threshold=settings.cascade_threshold, retriever=retriever,
+                   fewshot_k=settings.fewshot_k, fewshot_token_budget=settings.fewshot_token_budget)
+
+    # --- the one public operation ----------------------------------------------------------------
+    def classify(self, text: str, subject: str | None = None) -> Result:
+        """Classify one ticket body (plain text or HTML) with an optional subject line."""
+        started = time.perf_counter()
+        body = redact(normalize(text or ""), self.phone_regions)
+        subj = redact(normalize(subject), self.phone_regions) if subject else None
+        ticket, truncated = truncate(body.text, self.token_budget, self.encoding)
+        subj_text = truncate(subj.text, SUBJECT_TOKEN_BUDGET, self.encoding)[0] if subj else None
+        pii = dict(body.counts)
+        for kind, n in (subj.counts if subj else {}).items():
+            pii[kind] = pii.get(kind, 0) + n
+
+        base = {"redacted_text": ticket, "pii_counts": pii, "truncated": truncated}
+        model_input = f"{subj_text}\n{ticket}" if subj_text else ticket
+        mode = self.mode if self.mode != "auto" else ("llm" if self.llm else "fallback")
+
+        if mode == "fallback" or self.llm is None:
+            why = "fallback" if mode == "fallback" else f"{mode}: no llm configured"
+            prompt = render(self.template, self.taxonomy, ticket, subject=subj_text)
+            return self._fallback_result(model_input, base, why, count_tokens(prompt.text, self.encoding),
+                                         None, prompt.version, started)
+
+        ranking = None
+        if mode == "cascade":
+            ranking = self._fallback_ranking(model_input)
+            top = ranking[0]
+            if top.score >= self.cascade_threshold:
+                prompt = render(self.template, self.taxonomy, ticket, subject=subj_text)
+                why = f"cascade: fallback confident ({top.score:.2f} >= {self.cascade_threshold:.2f})"
+                return self._fallback_result(model_input, base, why, count_tokens(prompt.text, self.encoding),
+                                             ranking, prompt.version, started)
+
+        prompt = render(self.template, self.taxonomy, ticket, subject=subj_text, examples=self._examples(model_input))
+        try:
+            outcome = self.llm.classify(prompt)
+        except LLMError as exc:
+            prefix = "cascade: fallback unsure, " if mode == "cascade" else ""
+            why = f"{prefix}llm failed: {exc.kind} after {exc.attempts} attempt(s); fallback answered"
+            log.warning("llm failed (%s); using the fallback", exc.kind)
+            result = self._fallback_result(model_input, base, why, exc.prompt_tokens, ranking,
+                                           prompt.version, started)
+            result.completion_tokens = exc.completion_tokens
+            return result
+        why = "llm" if mode != "cascade" else (
+            f"cascade: fallback unsure ({ranking[0].score:.2f} < {self.cascade_threshold:.2f}); llm answered")
+        return self._llm_result(outcome, base, why, prompt, started)
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _map_classes(self, classes: list[str]) -> list[str]:
+        names = set(self.taxonomy.names)
+        return [c if c in names else (self.taxonomy.label_for_source(c) or self.taxonomy.other) for c in classes]
+
+    def _fallback_ranking(self, model_input: str) -> list[LabelScore]:
+        proba = np.asarray(self.fallback.predict_proba([model_input]), dtype=float)[0]
+        merged: dict[str, float] = {}
+        for label, p in zip(self._columns, proba):
+            merged[label] = merged.get(label, 0.0) + float(p)
+        ordered = sorted(merged.items(), key=lambda kv: -kv[1])[:RANKING_SIZE]
+        return [LabelScore(label=k, score=min(1.0, max(0.0, v))) for k, v in ordered]
+
+    def _fallback_result(self, model_input: str, base: dict, why: str, prompt_tokens: int,
+                         ranking: list[LabelScore] | None, prompt_version: str | None, started: float) -> Result:
+        ranking = ranking or self._fallback_ranking(model_input)
+        top = ranking[0]
+        return Result(label=top.label, score=top.score, decision=decide(top.label, top.score, self.taxonomy),
+                      classifier=ClassifierSource.FALLBACK, score_source=ScoreSource.CALIBRATED,
+                      prompt_tokens=prompt_tokens, model_version=str(getattr(self.fallback, "version", "")),
+                      prompt_version=prompt_version, ranking=ranking, reason=why,
+                      latency_ms=(time.perf_counter() - started) * 1000, **base)
+
+    def _llm_result(self, outcome: LLMOutcome, base: dict, why: str, prompt: Prompt, started: float) -> Result:
+        ranking = [r for r in outcome.ranking if r.label in self.taxonomy.names][:RANKING_SIZE]
+        return Result(label=outcome.label, score=outcome.score,
+                      decision=decide(outcome.label, outcome.score, self.taxonomy),
+                      classifier=ClassifierSource.LLM, score_source=outcome.score_source,
+                      prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
+                      model_version=f"llm:{outcome.model or self.llm.model}", prompt_version=prompt.version,
+                      ranking=ranking, reason=why, latency_ms=(time.perf_counter() - started) * 1000, **base)
+
+    def _examples(self, model_input: str) -> list[Example]:
+        """Retrieved few-shot examples, most similar first, within the token budget."""
+        if self.retriever is None or self.fewshot_k <= 0 or self.fewshot_token_budget <= 0:
+            return []
+        chosen, spent = [], 0
+        for ex in self.retriever.search(model_input, self.fewshot_k):
+            if ex.label not in self.taxonomy.names:
+                continue
+            cost = count_tokens(ex.text, self.encoding) + 8  # tags and label
+            if spent + cost > self.fewshot_token_budget:
+                continue
+            chosen.append(ex)
+            spent += cost
+        return chosen
