@@ -1,0 +1,153 @@
+"""The client endpoints' front door: who is calling, may they, how often, and CORS.
+
+Shared by ``classify_api`` and ``form`` so both answer auth, size and rate problems the same way:
+a JSON body ``{"error": ...}`` with the right status (401, 403, 413, 429 + ``Retry-After``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from plugin import formtoken
+from plugin.apikeys import KeyStore
+from plugin.config import Settings
+from plugin.ratelimit import RateLimiter
+
+_EXPOSED = "Retry-After, X-Triage-Model-Version"
+
+
+class ClientError(Exception):
+    """An error to answer as ``{"error": message}`` with ``status`` and optional headers."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: ``kind`` is key, form or anonymous; ``bucket`` is its rate bucket."""
+
+    kind: str
+    bucket: str
+
+
+def settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def _state(name: str, factory: Any) -> Any:
+    """Per-app singletons (key store, limiter, form secret), created on first use."""
+    key = f"triage.client.{name}"
+    if key not in current_app.extensions:
+        current_app.extensions[key] = factory()
+    return current_app.extensions[key]
+
+
+def key_store() -> KeyStore:
+    return _state("keys", lambda: KeyStore.for_instance(settings().instance_dir))
+
+
+def limiter() -> RateLimiter:
+    return _state("limiter", lambda: RateLimiter(settings().classify_rate_per_minute))
+
+
+def form_secret() -> bytes:
+    s = settings()
+    return _state("form_secret", lambda: formtoken.load_secret(
+        s.instance_dir, s.form_secret.get_secret_value() if s.form_secret else None))
+
+
+def json_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    resp = Response(json.dumps({"error": message}), status=status, mimetype="application/json")
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def authenticate(scope: str, *, allow_key: bool, allow_form: bool, allow_anonymous: bool) -> Caller:
+    """Identify the caller from ``Authorization: Bearer …`` or raise ClientError (401/403)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if not header:
+        if allow_anonymous:
+            return Caller("anonymous", f"ip:{request.remote_addr}")
+        raise ClientError(401, "missing API key: send 'Authorization: Bearer <key>'",
+                          {"WWW-Authenticate": "Bearer"})
+    if scheme.lower() != "bearer" or not token:
+        raise ClientError(401, "malformed Authorization header: expected 'Bearer <key>'",
+                          {"WWW-Authenticate": "Bearer"})
+    if formtoken.looks_like_form_token(token):
+        if not allow_form:
+            raise ClientError(403, "form tokens are not accepted by this endpoint")
+        if not formtoken.verify(form_secret(), token):
+            raise ClientError(401, "form token invalid or expired; reload the form",
+                              {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        if not _same_origin():
+            raise ClientError(403, "form tokens are only accepted from the form's own origin")
+        return Caller("form", f"form:{request.remote_addr}")
+    key = key_store().verify(token)
+    if key is None:
+        raise ClientError(401, "invalid or revoked API key",
+                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if not allow_key or key.scope != scope:
+        raise ClientError(403, f"this key has scope {key.scope!r}; this endpoint needs {scope!r}")
+    return Caller("key", f"key:{key.key_id}")
+
+
+def _same_origin() -> bool:
+    """Browsers send Origin on cross-site POSTs; when present it must be this host."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc == request.host
+
+
+def check_rate(caller: Caller, cost: int = 1) -> None:
+    verdict = limiter().take(caller.bucket, cost)
+    if not verdict.allowed:
+        raise ClientError(429, f"rate limit exceeded ({settings().classify_rate_per_minute}/minute); "
+                          f"retry in {verdict.retry_after_s} s",
+                          {"Retry-After": str(verdict.retry_after_s)})
+
+
+def read_json() -> Any:
+    """The request body as JSON, within ``max_body_bytes`` (413) and well-formed (400)."""
+    limit = settings().max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise ClientError(413, f"request body too large (limit {limit} bytes)")
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        raise ClientError(413, f"request body too large (limit {limit} bytes)") from None
+    if len(raw) > limit:
+        raise ClientError(413, f"request body too large (limit {limit} bytes)")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ClientError(400, "request body must be JSON") from None
+
+
+def apply_cors(response: Response) -> Response:
+    """Add CORS headers for allowed origins (``cors_origins``; ``*`` allows any)."""
+    origin = request.headers.get("Origin")
+    allowed = settings().cors_origins
+    if origin and ("*" in allowed or origin in allowed):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+        response.headers["Access-Control-Expose-Headers"] = _EXPOSED
+        if request.method == "OPTIONS":
+            response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Triage-Extended"
+            response.headers["Access-Control-Max-Age"] = "600"
+    if "*" not in allowed:
+        response.vary.add("Origin")
+    return response
