@@ -1,0 +1,274 @@
+"""The audit/event store: one row per accepted webhook event, the source of truth for its lifecycle.
+
+A webhook is answered 2xx only after its row is committed here, so the row (not the queue) decides
+what still has to happen. The queue only carries the event id; a recovery sweep re-enqueues every
+unfinished row at start-up, and the job claims a row before working on it, so a duplicate queue
+entry is harmless.
+
+Durability: SQLite in WAL mode with ``synchronous=FULL``. WAL + NORMAL survives a killed process
+but may lose the last commits on power loss or an OS crash; we promise the sender that an
+acknowledged event is never lost, so every commit is fsynced (FULL). WAL keeps readers (reports,
+``/metrics``) from blocking the writer.
+
+Public API (other modules read it, keep it stable):
+    ``EventState``, ``Event``, ``EventStore.open(path)``, ``add_event``, ``get``, ``claim``,
+    ``record_classification``, ``finish``, ``schedule_retry``, ``release``, ``unfinished``,
+    ``events``, ``counts_by_state``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Iterator
+
+DEFAULT_LEASE_S = 120.0  # a claimed event whose worker died is reclaimable after this many seconds
+
+
+class EventState(StrEnum):
+    """Lifecycle of one event: ``received → processing → written_back | needs_review | skipped | dead``.
+
+    ``retry`` is ``processing`` that failed retryably and waits for ``next_attempt_at``.
+    """
+
+    RECEIVED = "received"
+    PROCESSING = "processing"
+    RETRY = "retry"
+    WRITTEN_BACK = "written_back"  # category tag (auto-apply / suggest) written
+    NEEDS_REVIEW = "needs_review"  # needs-review tag written
+    SKIPPED = "skipped"  # nothing to do (our own update, already classified, ticket gone)
+    DEAD = "dead"  # gave up after max attempts or a permanent error; ``last_error`` says why
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+
+_FINISHED = {EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW, EventState.SKIPPED, EventState.DEAD}
+UNFINISHED = (EventState.RECEIVED, EventState.PROCESSING, EventState.RETRY)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    vendor TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    event_type TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}',
+    label TEXT, score REAL, decision TEXT, classifier TEXT, model_version TEXT,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
+    latency_ms REAL, tags_written TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    lease_until REAL, next_attempt_at REAL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, finished_at REAL,
+    UNIQUE (vendor, dedup_key)
+);
+CREATE INDEX IF NOT EXISTS events_state ON events (state);
+CREATE INDEX IF NOT EXISTS events_ticket ON events (vendor, ticket_id);
+"""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stored event. ``payload`` is the parsed, tolerant view of the webhook (no secrets)."""
+
+    id: str
+    vendor: str
+    ticket_id: str
+    dedup_key: str
+    event_type: str
+    state: EventState
+    payload: dict[str, Any]
+    label: str | None
+    score: float | None
+    decision: str | None
+    classifier: str | None
+    model_version: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: float | None
+    tags_written: list[str] | None
+    attempts: int
+    last_error: str | None
+    lease_until: float | None
+    next_attempt_at: float | None
+    created_at: float
+    updated_at: float
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "Event":
+        data = dict(row)
+        data["state"] = EventState(data["state"])
+        data["payload"] = json.loads(data["payload"] or "{}")
+        data["tags_written"] = json.loads(data["tags_written"]) if data["tags_written"] else None
+        return cls(**data)
+
+
+class EventStore:
+    """Thread-safe access to the events table (one connection per thread)."""
+
+    def __init__(self, path: Path | str, *, clock=time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._local = threading.local()
+        self._conn().executescript(_SCHEMA)
+
+    @classmethod
+    def open(cls, path: Path | str) -> "EventStore":
+        return cls(path)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def _tx(self):
+        store = self
+
+        class _Tx:
+            def __enter__(self) -> sqlite3.Connection:
+                self.db = store._conn()
+                self.db.execute("BEGIN IMMEDIATE")
+                return self.db
+
+            def __exit__(self, exc_type, exc, tb) -> None:
+                self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+        return _Tx()
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def add_event(self, vendor: str, ticket_id: str, dedup_key: str, *, event_type: str = "",
+                  payload: dict[str, Any] | None = None) -> tuple[str, bool]:
+        """Store a new event durably (committed and fsynced before returning).
+
+        Returns:
+            ``(event_id, created)``; ``created`` is False when ``(vendor, dedup_key)`` was seen
+            before, and then the id is the earlier event's.
+        """
+        now = self._clock()
+        event_id = uuid.uuid4().hex
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
+                " payload, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                (event_id, vendor, str(ticket_id), dedup_key, event_type, EventState.RECEIVED,
+                 json.dumps(payload or {}), now, now))
+            if cur.rowcount == 1:
+                return event_id, True
+            row = db.execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
+                             (vendor, dedup_key)).fetchone()
+            return row["id"], False
+
+    def claim(self, event_id: str, *, lease_s: float = DEFAULT_LEASE_S) -> Event | None:
+        """Atomically move an event to ``processing`` and count the attempt.
+
+        Returns None when the event is finished, or held by a live worker (unexpired lease), so a
+        duplicate queue entry does nothing.
+        """
+        now = self._clock()
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE events SET state=?, lease_until=?, attempts=attempts+1, updated_at=?"
+                " WHERE id=? AND (state IN (?, ?) OR (state=? AND (lease_until IS NULL OR lease_until<?)))",
+                (EventState.PROCESSING, now + lease_s, now, event_id, EventState.RECEIVED,
+                 EventState.RETRY, EventState.PROCESSING, now))
+            if cur.rowcount != 1:
+                return None
+            return Event.from_row(db.execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone())
+
+    def record_classification(self, event_id: str, *, label: str, score: float, decision: str,
+                              classifier: str, model_version: str, prompt_tokens: int,
+                              completion_tokens: int, latency_ms: float) -> None:
+        """Store the outcome before writing back, so a retry reuses it instead of re-classifying."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE events SET label=?, score=?, decision=?, classifier=?, model_version=?,"
+                " prompt_tokens=?, completion_tokens=?, latency_ms=?, updated_at=? WHERE id=?",
+                (label, score, decision, classifier, model_version, prompt_tokens,
+                 completion_tokens, latency_ms, self._clock(), event_id))
+
+    def finish(self, event_id: str, state: EventState, *, tags_written: list[str] | None = None,
+               error: str | None = None) -> None:
+        """Move an event to a terminal state."""
+        if not state.finished:
+            raise ValueError(f"{state} is not a terminal state")
+        now = self._clock()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE events SET state=?, tags_written=COALESCE(?, tags_written),"
+                " last_error=COALESCE(?, last_error), lease_until=NULL, next_attempt_at=NULL,"
+                " updated_at=?, finished_at=? WHERE id=?",
+                (state, json.dumps(tags_written) if tags_written is not None else None, error,
+                 now, now, event_id))
+
+    def schedule_retry(self, event_id: str, *, delay_s: float, error: str) -> None:
+        """Park an event in ``retry`` until ``now + delay_s``."""
+        now = self._clock()
+        with self._tx() as db:
+            db.execute("UPDATE events SET state=?, last_error=?, next_attempt_at=?, lease_until=NULL,"
+                       " updated_at=? WHERE id=?",
+                       (EventState.RETRY, error, now + delay_s, now, event_id))
+
+    def release_all(self) -> int:
+        """Expire every lease (start-up of the only consumer: nobody else can be processing)."""
+        with self._tx() as db:
+            return db.execute("UPDATE events SET lease_until=NULL WHERE state=?",
+                              (EventState.PROCESSING,)).rowcount
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def get(self, event_id: str) -> Event | None:
+        row = self._conn().execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone()
+        return Event.from_row(row) if row else None
+
+    def unfinished(self) -> list[Event]:
+        """Events a recovery sweep must re-enqueue (received, retry, or processing with a dead lease)."""
+        now = self._clock()
+        rows = self._conn().execute(
+            "SELECT * FROM events WHERE state IN (?, ?) OR (state=? AND (lease_until IS NULL OR lease_until<?))"
+            " ORDER BY created_at", (EventState.RECEIVED, EventState.RETRY, EventState.PROCESSING, now))
+        return [Event.from_row(r) for r in rows]
+
+    def events(self, *, vendor: str | None = None, ticket_id: str | None = None,
+               state: EventState | None = None, since: float | None = None,
+               limit: int | None = None) -> Iterator[Event]:
+        """Iterate events oldest first, optionally filtered (for reports and corrections)."""
+        where, args = [], []
+        for column, value in (("vendor", vendor), ("ticket_id", ticket_id), ("state", state)):
+            if value is not None:
+                where.append(f"{column}=?")
+                args.append(str(value))
+        if since is not None:
+            where.append("created_at>=?")
+            args.append(since)
+        sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY created_at" + (f" LIMIT {int(limit)}" if limit else "")
+        for row in self._conn().execute(sql, args):
+            yield Event.from_row(row)
+
+    def counts_by_state(self) -> dict[str, int]:
+        rows = self._conn().execute("SELECT state, COUNT(*) AS n FROM events GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}

@@ -1,0 +1,36 @@
+"""Every rejection is JSON ``{"error": reason}`` with a 4xx, logged without secrets or ticket text."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("webhooks")
+
+
+def reject(status: int, reason: str, vendor: str = ""):
+    """A JSON rejection; the log line carries path, status and reason only."""
+    log.warning("rejected %s %s: %d %s", vendor or "-", request.path, status, reason)
+    from .runtime import metrics
+
+    if vendor:
+        metrics().webhooks.labels(vendor, f"rejected_{status}").inc()
+    return jsonify(error=reason), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        reason = {413: "body too large"}.get(exc.code or 500, (exc.name or "error").lower())
+        return jsonify(error=reason), exc.code
+
+
+class Rejection(Exception):
+    """Raised by ``verify_and_parse``; becomes a JSON 4xx."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason

@@ -1,0 +1,96 @@
+"""The task queue (huey): SQLite by default, Redis for multi-machine deployments; same code path.
+
+The queue carries only event ids. The event store is the source of truth, so a lost queue entry
+is recovered by ``sweep()`` (run at every start) and a duplicate one is a no-op (``claim``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+from huey.consumer import Consumer
+
+from plugin.config import Settings
+from plugin.store import EventStore
+
+from .jobs import JobContext, run_event
+
+log = logging.getLogger("webhooks.queue")
+TASK_NAME = "triage.process_event"
+# Idle SQLite workers poll; these keep the pick-up latency of a new event around 10-25 ms.
+POLL_INITIAL_S = 0.005
+POLL_BACKOFF = 1.5
+POLL_MAX_S = 0.025
+
+
+def make_huey(settings: Settings) -> Huey:
+    if settings.queue_backend == "redis":
+        return RedisHuey("triage", url=settings.redis_url, results=False)
+    settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
+    # fsync off for the queue: the event store (synchronous=FULL) is what must survive power loss.
+    return SqliteHuey("triage", filename=str(settings.queue_path), results=False, fsync=False)
+
+
+class TriageQueue:
+    """Enqueue event ids, recover unfinished events, run consumers."""
+
+    def __init__(self, huey: Huey, store: EventStore,
+                 context_factory: Callable[[], JobContext]) -> None:
+        self.huey = huey
+        self.store = store
+        self._context_factory = context_factory
+        self._context: JobContext | None = None
+        self._lock = threading.Lock()
+        self._task = huey.task(name=TASK_NAME, retries=0)(self._run)
+
+    def context(self) -> JobContext:
+        """Built on first use in the process that consumes (the receiver never needs the model)."""
+        with self._lock:
+            if self._context is None:
+                self._context = self._context_factory()
+            return self._context
+
+    def _run(self, event_id: str) -> None:
+        delay = run_event(self.context(), event_id)
+        if delay is not None:
+            self.enqueue_event(event_id, delay=delay)
+
+    def enqueue_event(self, event_id: str, delay: float | None = None) -> None:
+        if delay:
+            self._task.schedule(args=(event_id,), delay=delay)
+        else:
+            self._task(event_id)
+
+    def sweep(self, *, release_leases: bool = False) -> int:
+        """Re-enqueue every unfinished event. ``release_leases`` only for the sole consumer."""
+        if release_leases:
+            self.store.release_all()
+        events = self.store.unfinished()
+        for event in events:
+            self.enqueue_event(event.id)
+        if events:
+            log.info("recovery sweep re-enqueued %d unfinished events", len(events))
+        return len(events)
+
+    def consumer(self, workers: int, *, embedded: bool) -> Consumer:
+        cls = EmbeddedConsumer if embedded else Consumer
+        return cls(self.huey, workers=workers, worker_type="thread", periodic=False,
+                   initial_delay=POLL_INITIAL_S, backoff=POLL_BACKOFF, max_delay=POLL_MAX_S,
+                   scheduler_interval=1, check_worker_health=True)
+
+
+class EmbeddedConsumer(Consumer):
+    """A huey consumer that can start in any thread: it leaves signal handling to its host."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+def make_queue(settings: Settings, *, store: EventStore,
+               context_factory: Callable[[], JobContext] | None = None) -> TriageQueue:
+    factory = context_factory or (lambda: JobContext.from_settings(settings, store))
+    return TriageQueue(make_huey(settings), store, factory)
