@@ -1,0 +1,298 @@
+"""The fallback classifier: hashed embedding bag -> (ReLU layer) -> softmax, trained in numpy.
+
+Why this shape: a bag of hashed word/char n-grams (fastText-style) is the strongest model that
+still exports to a handful of builtin TFLite / CoreML ops (GATHER, SUM, DIV, FULLY_CONNECTED,
+SOFTMAX) and ports to phones with a 60-line featurizer. Training is pure numpy (no torch), seeded,
+single-threaded in its arithmetic order, hence deterministic.
+
+The estimator follows scikit-learn's conventions: ``__init__`` stores parameters only, learned state
+ends in ``_``, ``fit`` returns ``self`` and ``predict_proba`` columns follow ``classes_``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .calibration import fit_temperature, softmax
+from .featurizer import SPEC_VERSION, Featurizer
+
+WEIGHTS_FILE = "weights.npz"
+CONFIG_FILE = "config.json"
+LABELS_FILE = "labels.txt"
+FORMAT_VERSION = 1
+
+
+class HashBagClassifier:
+    """Hashed embedding-bag text classifier with temperature-scaled probabilities.
+
+    Args:
+        n_buckets: hash buckets (embedding rows); the model file is about ``n_buckets*dim*4`` bytes.
+        dim: embedding width.
+        hidden: width of the optional ReLU layer; 0 = linear head on the pooled embedding.
+        max_len: ids per text (the exported model's fixed input length).
+        char_ngrams: inclusive char n-gram range; (0, 0) = words only.
+        word_bigrams: add word bigrams.
+        pooling: ``"mean"`` or ``"sqrtn"`` (sum / sqrt(count)), over non-padding ids.
+        epochs, batch_size, lr: Adam training schedule (lr decays linearly to 10%).
+        weight_decay: L2 on the dense layers.
+        calib_fraction: share of the training rows held out to fit the temperature.
+        seed: makes the split, initialisation and shuffling reproducible.
+    """
+
+    def __init__(self, n_buckets: int = 1 << 17, dim: int = 8, hidden: int = 0, max_len: int = 256,
+                 char_ngrams: tuple[int, int] = (2, 5), word_bigrams: bool = True,
+                 pooling: str = "mean", epochs: int = 12, batch_size: int = 32, lr: float = 0.02,
+                 weight_decay: float = 0.0, calib_fraction: float = 0.1, seed: int = 0) -> None:
+        self.n_buckets = n_buckets
+        self.dim = dim
+        self.hidden = hidden
+        self.max_len = max_len
+        self.char_ngrams = char_ngrams
+        self.word_bigrams = word_bigrams
+        self.pooling = pooling
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.calib_fraction = calib_fraction
+        self.seed = seed
+
+    # --- parameters ---------------------------------------------------------------------------
+    def get_params(self) -> dict:
+        return {k: getattr(self, k) for k in ("n_buckets", "dim", "hidden", "max_len", "char_ngrams",
+                                               "word_bigrams", "pooling", "epochs", "batch_size", "lr",
+                                               "weight_decay", "calib_fraction", "seed")}
+
+    @property
+    def featurizer(self) -> Featurizer:
+        return Featurizer(self.n_buckets, self.max_len, tuple(self.char_ngrams), self.word_bigrams)
+
+    # --- training -----------------------------------------------------------------------------
+    def fit(self, texts: Sequence[str], labels: Sequence[str] | None = None,
+            sample_weight: Sequence[float] | None = None, *, soft_targets: np.ndarray | None = None,
+            classes: Sequence[str] | None = None, soft_weight: float = 1.0,
+            progress: Callable[[int, int], None] | None = None) -> "HashBagClassifier":
+        """Train on hard labels, soft targets (distillation), or a mix of both.
+
+        Args:
+            texts: raw ticket texts.
+            labels: hard labels (one per text); may be None when ``soft_targets`` is given.
+            sample_weight: optional per-row weights (e.g. the teacher's confidence).
+            soft_targets: ``[n, len(classes)]`` teacher probabilities; rows are renormalised.
+            classes: column order of ``soft_targets``; defaults to the sorted hard labels.
+            soft_weight: with both targets, the loss target is ``w*soft + (1-w)*onehot``.
+            progress: called as ``progress(step, total_steps)``.
+
+        Returns:
+            self
+        """
+        if labels is None and soft_targets is None:
+            raise ValueError("fit needs labels or soft_targets")
+        if classes is None:
+            if labels is None:
+                raise ValueError("soft_targets need `classes` (their column order)")
+            classes = sorted(set(labels))
+        self.classes_ = [str(c) for c in classes]
+        index = {c: i for i, c in enumerate(self.classes_)}
+        n, k = len(texts), len(self.classes_)
+        targets = np.zeros((n, k), dtype=np.float64)
+        if labels is not None:
+            unknown = sorted({lab for lab in labels if lab not in index})
+            if unknown:
+                raise ValueError(f"labels not in classes: {unknown[:5]}")
+            targets[np.arange(n), [index[lab] for lab in labels]] = 1.0
+        if soft_targets is not None:
+            soft = np.asarray(soft_targets, dtype=np.float64)
+            if soft.shape != (n, k):
+                raise ValueError(f"soft_targets must be {(n, k)}, got {soft.shape}")
+            soft = np.clip(soft, 0.0, None)
+            soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-12)
+            targets = soft if labels is None else soft_weight * soft + (1 - soft_weight) * targets
+        weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+
+        ids = self.featurizer.transform(list(texts))
+        rng = np.random.default_rng(self.seed)
+        order = rng.permutation(n)
+        n_cal = int(round(n * self.calib_fraction)) if n >= 20 else 0
+        cal, tr = order[:n_cal], order[n_cal:]
+        self._init_weights(rng, k)
+        self._train(ids[tr], targets[tr], weights[tr], rng, progress)
+        self.temperature_ = fit_temperature(self._logits(ids[cal]), targets[cal]) if n_cal else 1.0
+        self.n_train_ = int(len(tr))
+        self.n_calibration_ = int(n_cal)
+        self.trained_at_ = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        return self
+
+    def _init_weights(self, rng: np.random.Generator, k: int) -> None:
+        d, h = self.dim, self.hidden
+        emb = rng.uniform(-1.0, 1.0, size=(self.n_buckets, d)).astype(np.float32)
+        emb[0] = 0.0  # the padding row stays zero forever: ids are never 0 in training
+        self.embedding_ = emb
+        if h:
+            self.w1_ = (rng.standard_normal((d, h)) * math.sqrt(2.0 / d)).astype(np.float32)
+            self.b1_ = np.zeros(h, np.float32)
+        else:
+            self.w1_ = np.zeros((0, 0), np.float32)
+            self.b1_ = np.zeros(0, np.float32)
+        fan_in = h or d
+        self.w2_ = (rng.standard_normal((fan_in, k)) * math.sqrt(1.0 / fan_in)).astype(np.float32)
+        self.b2_ = np.zeros(k, np.float32)
+
+    def _train(self, ids: np.ndarray, targets: np.ndarray, weights: np.ndarray,
+               rng: np.random.Generator, progress: Callable[[int, int], None] | None) -> None:
+        n = len(ids)
+        steps_per_epoch = max(1, math.ceil(n / self.batch_size))
+        total = steps_per_epoch * self.epochs
+        dense = ["w2_", "b2_"] + (["w1_", "b1_"] if self.hidden else [])
+        m = {p: np.zeros_like(getattr(self, p)) for p in dense}
+        v = {p: np.zeros_like(getattr(self, p)) for p in dense}
+        m_e = np.zeros_like(self.embedding_)
+        v_e = np.zeros_like(self.embedding_)
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        step = 0
+        for _ in range(self.epochs):
+            perm = rng.permutation(n)
+            for s in range(steps_per_epoch):
+                batch = perm[s * self.batch_size:(s + 1) * self.batch_size]
+                step += 1
+                lr = self.lr * (1.0 - 0.9 * (step - 1) / max(1, total - 1))
+                grads, rows, g_rows = self._gradients(ids[batch], targets[batch], weights[batch])
+                c1, c2 = 1 - b1 ** step, 1 - b2 ** step
+                for p in dense:
+                    g = grads[p]
+                    if self.weight_decay and p.startswith("w"):
+                        g = g + self.weight_decay * getattr(self, p)
+                    m[p] = b1 * m[p] + (1 - b1) * g
+                    v[p] = b2 * v[p] + (1 - b2) * g * g
+                    setattr(self, p, (getattr(self, p) - lr * (m[p] / c1) / (np.sqrt(v[p] / c2) + eps))
+                            .astype(np.float32))
+                # Lazy (sparse) Adam on the touched embedding rows only, like torch's SparseAdam.
+                m_e[rows] = b1 * m_e[rows] + (1 - b1) * g_rows
+                v_e[rows] = b2 * v_e[rows] + (1 - b2) * g_rows * g_rows
+                self.embedding_[rows] -= (lr * (m_e[rows] / c1) / (np.sqrt(v_e[rows] / c2) + eps)
+                                          ).astype(np.float32)
+                if progress is not None:
+                    progress(step, total)
+
+    def _pool(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pooled embeddings and the per-row divisor (count or sqrt(count), at least 1)."""
+        count = np.maximum((ids != 0).sum(axis=1, keepdims=True), 1).astype(np.float32)
+        div = count if self.pooling == "mean" else np.sqrt(count)
+        return self.embedding_[ids].sum(axis=1) / div, div
+
+    def _gradients(self, ids: np.ndarray, targets: np.ndarray, weights: np.ndarray):
+        pooled, div = self._pool(ids)
+        if self.hidden:
+            pre = pooled @ self.w1_ + self.b1_
+            act = np.maximum(pre, 0.0)
+        else:
+            act = pooled
+        probs = softmax((act @ self.w2_ + self.b2_).astype(np.float64))
+        g_logits = (probs - targets) * (weights / weights.sum())[:, None]
+        g_logits = g_logits.astype(np.float32)
+        grads = {"w2_": act.T @ g_logits, "b2_": g_logits.sum(axis=0)}
+        g_act = g_logits @ self.w2_.T
+        if self.hidden:
+            g_pre = g_act * (pre > 0)
+            grads["w1_"] = pooled.T @ g_pre
+            grads["b1_"] = g_pre.sum(axis=0)
+            g_pooled = g_pre @ self.w1_.T
+        else:
+            g_pooled = g_act
+        g_pos = g_pooled / div  # gradient reaching each non-padding id of a row
+        mask = ids != 0
+        flat = ids[mask]
+        row_of = np.nonzero(mask)[0]
+        rows, inverse = np.unique(flat, return_inverse=True)
+        g_rows = np.empty((len(rows), self.dim), np.float32)
+        for j in range(self.dim):
+            g_rows[:, j] = np.bincount(inverse, weights=g_pos[row_of, j], minlength=len(rows))
+        return grads, rows, g_rows
+
+    # --- inference ----------------------------------------------------------------------------
+    def _hidden(self, ids: np.ndarray) -> np.ndarray:
+        pooled, _ = self._pool(ids)
+        return np.maximum(pooled @ self.w1_ + self.b1_, 0.0) if self.hidden else pooled
+
+    def _logits(self, ids: np.ndarray) -> np.ndarray:
+        return (self._hidden(ids) @ self.w2_ + self.b2_).astype(np.float64)
+
+    def predict_proba_ids(self, ids: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from an id matrix (what the exported graphs compute)."""
+        out = np.empty((len(ids), len(self.classes_)), np.float64)
+        for s in range(0, len(ids), 2048):
+            out[s:s + 2048] = softmax(self._logits(ids[s:s + 2048]) / self.temperature_)
+        return out
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Calibrated probabilities, columns in ``classes_`` order."""
+        return self.predict_proba_ids(self.featurizer.transform(list(texts)))
+
+    def predict(self, texts: Sequence[str]) -> list[str]:
+        return [self.classes_[i] for i in self.predict_proba(texts).argmax(axis=1)]
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised pooled embeddings ``[n, dim]`` (for retrieval / nearest neighbours)."""
+        pooled, _ = self._pool(self.featurizer.transform(list(texts)))
+        norm = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return pooled / np.maximum(norm, 1e-12)
+
+    def score(self, texts: Sequence[str], labels: Sequence[str]) -> float:
+        """Accuracy, as in scikit-learn."""
+        return float(np.mean([p == y for p, y in zip(self.predict(texts), labels)]))
+
+    # --- persistence --------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        """``<trained date>-<12 hex of the weights' sha256>``: changes whenever the numbers do."""
+        h = hashlib.sha256()
+        for arr in (self.embedding_, self.w1_, self.b1_, self.w2_, self.b2_):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(repr((self.classes_, self.temperature_, self.featurizer.to_dict())).encode())
+        return f"{self.trained_at_}-{h.hexdigest()[:12]}"
+
+    def save(self, directory: str | Path, metrics: dict | None = None) -> Path:
+        """Write ``weights.npz``, ``config.json`` and ``labels.txt`` into ``directory``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(out / WEIGHTS_FILE, embedding=self.embedding_, w1=self.w1_, b1=self.b1_,
+                            w2=self.w2_, b2=self.b2_)
+        params = self.get_params()
+        params["char_ngrams"] = list(params["char_ngrams"])
+        config = {"format": FORMAT_VERSION, "version": self.version, "classes": self.classes_,
+                  "temperature": self.temperature_, "featurizer": self.featurizer.to_dict(),
+                  "params": params, "trained_at": self.trained_at_, "n_train": self.n_train_,
+                  "n_calibration": self.n_calibration_, "metrics": metrics or {}}
+        (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", "utf-8")
+        (out / LABELS_FILE).write_text("\n".join(self.classes_) + "\n", "utf-8")
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "HashBagClassifier":
+        """Load a model saved by :meth:`save`; refuses an unknown featurizer spec."""
+        d = Path(directory)
+        config = json.loads((d / CONFIG_FILE).read_text("utf-8"))
+        feat = config["featurizer"]
+        if feat.get("spec_version") != SPEC_VERSION:
+            raise ValueError(f"{d}: featurizer {feat.get('spec_version')!r} != {SPEC_VERSION!r}")
+        params = dict(config["params"])
+        params["char_ngrams"] = tuple(params["char_ngrams"])
+        model = cls(**params)
+        with np.load(d / WEIGHTS_FILE) as w:
+            model.embedding_ = w["embedding"].astype(np.float32)
+            model.w1_, model.b1_ = w["w1"].astype(np.float32), w["b1"].astype(np.float32)
+            model.w2_, model.b2_ = w["w2"].astype(np.float32), w["b2"].astype(np.float32)
+        model.classes_ = list(config["classes"])
+        model.temperature_ = float(config["temperature"])
+        model.trained_at_ = config["trained_at"]
+        model.n_train_ = config.get("n_train", 0)
+        model.n_calibration_ = config.get("n_calibration", 0)
+        model.metrics_ = config.get("metrics", {})
+        return model
