@@ -112,8 +112,10 @@ class Pipeline:
     def classify(self, text: str, subject: str | None = None) -> Result:
         """Classify one ticket body (plain text or HTML) with an optional subject line."""
         started = time.perf_counter()
-        body = redact(normalize(text or ""), self.phone_regions)
-        subj = redact(normalize(subject), self.phone_regions) if subject else None
+        clean_body = normalize(text or "")
+        clean_subject = normalize(subject) if subject else ""
+        body = redact(clean_body, self.phone_regions)
+        subj = redact(clean_subject, self.phone_regions) if clean_subject else None
         ticket, truncated = truncate(body.text, self.token_budget, self.encoding)
         subj_text = truncate(subj.text, SUBJECT_TOKEN_BUDGET, self.encoding)[0] if subj else None
         pii = dict(body.counts)
@@ -121,7 +123,10 @@ class Pipeline:
             pii[kind] = pii.get(kind, 0) + n
 
         base = {"redacted_text": ticket, "pii_counts": pii, "truncated": truncated}
-        model_input = f"{subj_text}\n{ticket}" if subj_text else ticket
+        # The fallback runs in-process (and on phones, on raw text), so it sees the unredacted
+        # text it was trained on; only what leaves the process (prompt, examples) is redacted.
+        model_input = f"{clean_subject}\n{clean_body}" if clean_subject else clean_body
+        query = f"{subj_text}\n{ticket}" if subj_text else ticket
         mode = self.mode if self.mode != "auto" else ("llm" if self.llm else "fallback")
 
         if mode == "fallback" or self.llm is None:
@@ -140,7 +145,7 @@ class Pipeline:
                 return self._fallback_result(model_input, base, why, count_tokens(prompt.text, self.encoding),
                                              ranking, prompt.version, started)
 
-        prompt = render(self.template, self.taxonomy, ticket, subject=subj_text, examples=self._examples(model_input))
+        prompt = render(self.template, self.taxonomy, ticket, subject=subj_text, examples=self._examples(query))
         try:
             outcome = self.llm.classify(prompt)
         except LLMError as exc:
@@ -187,12 +192,12 @@ class Pipeline:
                       model_version=f"llm:{outcome.model or self.llm.model}", prompt_version=prompt.version,
                       ranking=ranking, reason=why, latency_ms=(time.perf_counter() - started) * 1000, **base)
 
-    def _examples(self, model_input: str) -> list[Example]:
+    def _examples(self, query: str) -> list[Example]:
         """Retrieved few-shot examples, most similar first, within the token budget."""
         if self.retriever is None or self.fewshot_k <= 0 or self.fewshot_token_budget <= 0:
             return []
         chosen, spent = [], 0
-        for ex in self.retriever.search(model_input, self.fewshot_k):
+        for ex in self.retriever.search(query, self.fewshot_k):
             if ex.label not in self.taxonomy.names:
                 continue
             cost = count_tokens(ex.text, self.encoding) + 8  # tags and label
