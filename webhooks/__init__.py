@@ -22,6 +22,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
     from . import errors, freshdesk, ops, runtime, zendesk
+    from . import classify_api, form
 
     runtime.init_app(app)
     errors.init_app(app)
@@ -29,5 +30,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(zendesk.bp)
     app.register_blueprint(freshdesk.bp)
-    # (classify_api registers here)
+    app.register_blueprint(classify_api.bp)
+    app.register_blueprint(form.bp)
     return app
