@@ -40,4 +40,27 @@ def _run_openai(args: argparse.Namespace) -> int:
     return 0
 
 
-KINDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_openai]
+def _register_helpdesks(sub: argparse._SubParsersAction) -> None:
+    for kind in ("zendesk", "freshdesk"):
+        p = sub.add_parser(kind, help=f"local {kind.capitalize()} API subset + webhook delivery")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+        p.set_defaults(func=_run_helpdesk, helpdesk=kind)
+
+
+def _run_helpdesk(args: argparse.Namespace) -> int:
+    from simulators.freshdesk import FreshdeskSimulator
+    from simulators.zendesk import ZendeskSimulator
+
+    sim = (ZendeskSimulator if args.helpdesk == "zendesk" else FreshdeskSimulator)(args.host, args.port).start()
+    cred = (f"email {sim.email}, API token {sim.api_token}" if args.helpdesk == "zendesk"
+            else f"API key {sim.api_key}")
+    print(f"{args.helpdesk} simulator on {sim.base_url}  ({cred}; Ctrl-C to stop)", flush=True)
+    try:
+        sim.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+KINDS: list[Callable[[argparse._SubParsersAction], None]] = [_register_openai, _register_helpdesks]
