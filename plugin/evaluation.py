@@ -30,7 +30,10 @@ Classify = Callable[[str, "str | None"], Result]
 
 @dataclass(frozen=True)
 class Prediction:
-    """One item's outcome; the text is the redacted one the classifier saw."""
+    """One item's outcome; the text is the redacted one the classifier saw.
+
+    Token counts are those actually sent to an LLM (0 when the fallback answered on its own).
+    """
 
     id: str
     gold: str
@@ -87,10 +90,12 @@ def predict(items: Iterable[Item], classify: Classify, *, progress: bool = True,
         t0 = time.perf_counter()
         r = classify(it.text, it.subject)
         latency = r.latency_ms or (time.perf_counter() - t0) * 1000.0
+        # A fallback answer reports the tokens its prompt *would* cost; only count tokens sent.
+        sent = str(r.classifier) == "llm" or "llm failed" in r.reason
         out.append(Prediction(
             id=it.id, gold=it.label, label=r.label, score=float(r.score), decision=str(r.decision),
-            classifier=str(r.classifier), prompt_tokens=r.prompt_tokens,
-            completion_tokens=r.completion_tokens, latency_ms=float(latency),
+            classifier=str(r.classifier), prompt_tokens=r.prompt_tokens if sent else 0,
+            completion_tokens=r.completion_tokens if sent else 0, latency_ms=float(latency),
             model_version=r.model_version, prompt_version=r.prompt_version, reason=r.reason,
             text=r.redacted_text))
     return out
@@ -132,6 +137,7 @@ def summarize(preds: list[Prediction], taxonomy: Taxonomy, prices: Prices, *,
         "decisions": {k: v / n for k, v in sorted(decisions.items())} if n else {},
         "auto_apply_precision": (sum(auto) / len(auto)) if auto else None,
         "classifiers": dict(Counter(p.classifier for p in preds)),
+        "llm_failures": sum("llm failed" in p.reason for p in preds),
         "model_versions": sorted({p.model_version for p in preds if p.model_version}),
         "prompt_versions": sorted({p.prompt_version for p in preds if p.prompt_version}),
         "tokens": {"prompt": pt, "completion": ct,

@@ -35,7 +35,7 @@ def render_text(s: dict[str, Any], *, title: str = "evaluation", max_classes: in
              f"other-rate {_pct(s['other_rate'])}   needs-review {_pct(s['needs_review_rate'])}   "
              f"auto-applied {_pct(s['decisions'].get('auto_apply', 0.0))} at precision "
              f"{_pct(s['auto_apply_precision'])}",
-             f"classifiers {s['classifiers']}   models {', '.join(s['model_versions']) or '-'}   "
+             f"classifiers {s['classifiers']} (llm failures {s.get('llm_failures', 0)})   models {', '.join(s['model_versions']) or '-'}   "
              f"prompts {', '.join(s['prompt_versions']) or '-'}",
              f"tokens prompt {s['tokens']['prompt']} ({s['tokens']['prompt_per_item']:.1f}/item)  "
              f"completion {s['tokens']['completion']} ({s['tokens']['completion_per_item']:.1f}/item)  "
