@@ -1,0 +1,50 @@
+"""`triage train`: train the offline fallback model from labelled tickets and/or soft labels."""
+
+from __future__ import annotations
+
+import argparse
+
+from tqdm import tqdm
+
+from ..taxonomy import load_taxonomy
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train the offline fallback model (CSV/JSONL, soft labels)")
+    p.add_argument("--data", help="labelled CSV/JSONL (or seq.in/label folder)")
+    p.add_argument("--soft", help="soft-label JSONL from `triage label` (distillation)")
+    p.add_argument("--soft-weight", type=float, default=1.0,
+                   help="with --data and --soft: weight of the teacher's distribution (default 1)")
+    p.add_argument("--text-col", help="text column (default: text/utterance/body/...)")
+    p.add_argument("--label-col", help="label column (default: label/category/intent/...)")
+    p.add_argument("--taxonomy", help="map labels onto this taxonomy ('default' = bundled)")
+    p.add_argument("--out", required=True, help="model directory to write")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--buckets", type=int, default=1 << 17, help="hash buckets (embedding rows)")
+    p.add_argument("--dim", type=int, default=8, help="embedding width")
+    p.add_argument("--hidden", type=int, default=0, help="hidden ReLU layer width (0 = none)")
+    p.add_argument("--max-len", type=int, default=256, help="ids per text")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from tflite_fallback.training import train_from_file  # numpy-heavy; only when training
+
+    if not args.data and not args.soft:
+        raise SystemExit("triage train: give --data and/or --soft")
+    params = {"seed": args.seed, "epochs": args.epochs, "n_buckets": args.buckets, "dim": args.dim,
+              "hidden": args.hidden, "max_len": args.max_len}
+    taxonomy = load_taxonomy(args.taxonomy) if args.taxonomy else None
+    with tqdm(total=0, unit="step", desc="training", disable=args.quiet) as bar:
+        def progress(step: int, total: int) -> None:
+            bar.total = total
+            bar.update(step - bar.n)
+
+        model, metrics = train_from_file(args.data, args.out, text_col=args.text_col,
+                                         label_col=args.label_col, taxonomy=taxonomy, soft=args.soft,
+                                         soft_weight=args.soft_weight, params=params, progress=progress)
+    print(f"saved {args.out}: version {model.version}, {len(model.classes_)} classes, "
+          f"temperature {model.temperature_:.3f}, {metrics}")
+    return 0

@@ -1,0 +1,146 @@
+"""Train a fallback model from a labelled file or from a teacher's soft labels (distillation).
+
+Soft-label JSONL (what ``triage label`` writes), one object per line, any of:
+
+* ``{"text": ..., "probabilities": {"billing": 0.7, "refund": 0.2, ...}}`` — a distribution;
+* ``{"text": ..., "label": "billing", "score": 0.8}`` — the teacher's top label and its score;
+  the remaining mass is spread evenly over the other classes.
+
+Rows may carry both; ``probabilities`` wins. The student learns the teacher's whole distribution
+(Hinton et al. 2015), which carries more signal per ticket than the arg-max alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from plugin.datasets import load_labelled, map_to_taxonomy
+from plugin.taxonomy import Taxonomy
+
+from .calibration import expected_calibration_error
+from .model import HashBagClassifier
+
+
+def read_soft_labels(path: str | Path, classes: Sequence[str] | None = None
+                     ) -> tuple[list[str], np.ndarray, list[str]]:
+    """Read a soft-label JSONL file.
+
+    Args:
+        path: the JSONL file.
+        classes: column order; default: every label seen, in first-seen order.
+
+    Returns:
+        (texts, targets ``[n, len(classes)]``, classes)
+    """
+    rows = []
+    for n, line in enumerate(Path(path).read_text("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}:{n}: invalid JSON: {exc}") from exc
+        if not isinstance(row.get("text"), str) or not (row.get("probabilities") or row.get("label")):
+            raise ValueError(f"{path}:{n}: need `text` and `probabilities` or `label`")
+        rows.append(row)
+    if classes is None:
+        seen: dict[str, None] = {}
+        for row in rows:
+            for name in (row.get("probabilities") or {}):
+                seen.setdefault(name)
+            if row.get("label"):
+                seen.setdefault(row["label"])
+        classes = list(seen)
+    classes = list(classes)
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.zeros((len(rows), len(classes)))
+    for i, row in enumerate(rows):
+        probs = row.get("probabilities")
+        if probs:
+            for name, p in probs.items():
+                if name in index:
+                    targets[i, index[name]] = float(p)
+        else:
+            score = float(row.get("score", 1.0))
+            rest = (1.0 - score) / max(1, len(classes) - 1)
+            targets[i] = rest
+            targets[i, index[row["label"]]] = score
+        total = targets[i].sum()
+        if total <= 0:
+            raise ValueError(f"{path}: row {i + 1} has no probability on any class")
+        targets[i] /= total
+    return [r["text"] for r in rows], targets, classes
+
+
+def train_from_file(data: str | Path | None, out: str | Path, *, text_col: str | None = None,
+                    label_col: str | None = None, taxonomy: Taxonomy | None = None,
+                    soft: str | Path | None = None, soft_weight: float = 1.0,
+                    params: dict | None = None, progress=None) -> tuple[HashBagClassifier, dict]:
+    """Train from hard labels (``data``), soft labels (``soft``) or both, and save to ``out``.
+
+    With a taxonomy, dataset labels are mapped through its ``source_labels`` and the classes follow
+    the taxonomy's order. Rows present in both files (same text) get the mixed target
+    ``soft_weight * soft + (1 - soft_weight) * hard``.
+
+    Returns:
+        (model, metrics) where metrics are measured on the held-out calibration rows.
+    """
+    texts: list[str] = []
+    labels: list[str] = []
+    if data is not None:
+        items = load_labelled(data, text_col, label_col)
+        if taxonomy is not None:
+            items = map_to_taxonomy(items, taxonomy)
+        texts, labels = [it.text for it in items], [it.label for it in items]
+    classes: list[str] | None = None
+    if taxonomy is not None:
+        classes = taxonomy.names if soft else [n for n in taxonomy.names if n in set(labels)]
+    model = HashBagClassifier(**(params or {}))
+    if soft is None:
+        if not texts:
+            raise ValueError("no training rows")
+        model.fit(texts, labels, classes=classes, progress=progress)
+    else:
+        s_texts, s_targets, s_classes = read_soft_labels(soft, classes)
+        hard = {t: lab for t, lab in zip(texts, labels)}
+        extra = sorted(set(labels) - set(s_classes))
+        if extra:
+            raise ValueError(f"hard labels missing from the soft-label classes: {extra[:5]}")
+        if hard:
+            # Hard rows without a soft row become one-hot soft rows; soft rows with a hard label mix.
+            idx = {c: i for i, c in enumerate(s_classes)}
+            seen = set(s_texts)
+            for t, lab in hard.items():
+                if t not in seen:
+                    s_texts.append(t)
+                    row = np.zeros(len(s_classes))
+                    row[idx[lab]] = 1.0
+                    s_targets = np.vstack([s_targets, row])
+            for i, t in enumerate(s_texts):
+                if t in hard and t in seen:
+                    onehot = np.zeros(len(s_classes))
+                    onehot[idx[hard[t]]] = 1.0
+                    s_targets[i] = soft_weight * s_targets[i] + (1 - soft_weight) * onehot
+        model.fit(s_texts, soft_targets=s_targets, classes=s_classes, progress=progress)
+        texts, labels = s_texts, [s_classes[i] for i in s_targets.argmax(axis=1)]
+    metrics = held_out_metrics(model, texts, labels)
+    model.save(out, metrics)
+    return model, metrics
+
+
+def held_out_metrics(model: HashBagClassifier, texts: Sequence[str], labels: Sequence[str]) -> dict:
+    """Accuracy and ECE on the calibration rows the model held out (same seeded split as fit)."""
+    n = len(texts)
+    order = np.random.default_rng(model.seed).permutation(n)
+    cal = order[:model.n_calibration_]
+    if len(cal) == 0:
+        return {}
+    probs = model.predict_proba([texts[i] for i in cal])
+    y = np.array([model.classes_.index(labels[i]) if labels[i] in model.classes_ else -1 for i in cal])
+    return {"held_out_rows": int(len(cal)),
+            "held_out_accuracy": round(float((probs.argmax(1) == y).mean()), 4),
+            "held_out_ece": round(expected_calibration_error(probs, y), 4)}
