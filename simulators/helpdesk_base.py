@@ -80,7 +80,8 @@ class HelpdeskSimulator:
         return self
 
     def serve_forever(self) -> None:
-        self.start()
+        if self._server is None:
+            self.start()
         try:
             while True:
                 time.sleep(3600)

@@ -76,11 +76,12 @@ class TriageQueue:
             log.info("recovery sweep re-enqueued %d unfinished events", len(events))
         return len(events)
 
-    def consumer(self, workers: int, *, embedded: bool) -> Consumer:
+    def consumer(self, workers: int, *, embedded: bool, graceful_signal: str = "INT") -> Consumer:
         cls = EmbeddedConsumer if embedded else Consumer
         return cls(self.huey, workers=workers, worker_type="thread", periodic=False,
                    initial_delay=POLL_INITIAL_S, backoff=POLL_BACKOFF, max_delay=POLL_MAX_S,
-                   scheduler_interval=1, check_worker_health=True)
+                   scheduler_interval=1, check_worker_health=True,
+                   graceful_signal=graceful_signal)
 
 
 class EmbeddedConsumer(Consumer):

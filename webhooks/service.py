@@ -1,0 +1,95 @@
+"""Run the service: waitress for HTTP, huey consumer threads for jobs, recovery sweep first."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from plugin.config import Settings
+
+log = logging.getLogger("webhooks.service")
+WAITRESS_THREADS = 8  # request threads; a request only verifies, commits one row and enqueues
+
+
+def build(settings: Settings):
+    """The app, its queue, and a recovery sweep (a sole SQLite consumer may release stale leases)."""
+    from . import create_app
+    from .runtime import get_queue
+
+    app = create_app(settings)
+    with app.app_context():
+        queue = get_queue()
+    queue.sweep(release_leases=settings.queue_backend == "sqlite")
+    return app, queue
+
+
+def serve(settings: Settings, *, announce=print) -> int:
+    """Serve until SIGINT/SIGTERM; both stop gracefully (running jobs finish, the rest stay stored)."""
+    import waitress
+
+    app, queue = build(settings)
+    queue.context()  # load the model before the first ticket arrives
+    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=WAITRESS_THREADS,
+                                    max_request_body_size=settings.max_body_bytes, ident="triage")
+    http = threading.Thread(target=server.run, name="http", daemon=True)
+    http.start()
+    announce(f"triage serve: listening on http://{settings.host}:{server.effective_port} "
+             f"(queue {settings.queue_backend}, {settings.workers} workers, instance {settings.instance_dir})")
+    consumer = queue.consumer(settings.workers, embedded=False, graceful_signal="TERM")
+    try:
+        consumer.run()  # main thread: owns the signal handlers
+    finally:
+        server.close()
+    return 0
+
+
+def work(settings: Settings, *, announce=print) -> int:
+    """A standalone consumer (Redis deployments run several, on several machines)."""
+    from plugin.store import EventStore
+
+    from .queue import make_queue
+
+    queue = make_queue(settings, store=EventStore(settings.db_path))
+    queue.sweep(release_leases=False)
+    queue.context()
+    announce(f"triage worker: {settings.workers} workers on {settings.queue_backend} queue")
+    queue.consumer(settings.workers, embedded=False, graceful_signal="TERM").run()
+    return 0
+
+
+class EmbeddedService:
+    """Service + consumer threads in this process, on an ephemeral port (tests, demo, bench)."""
+
+    def __init__(self, settings: Settings, *, context_factory=None) -> None:
+        from werkzeug.serving import make_server
+
+        from . import create_app
+        from .queue import make_queue
+        from .runtime import get_store
+
+        self.settings = settings
+        self.app = create_app(settings)
+        with self.app.app_context():
+            store = get_store()
+        self.queue = make_queue(settings, store=store, context_factory=context_factory)
+        self.app.extensions["triage"]["queue"] = self.queue
+        self.store = store
+        self._server = make_server(settings.host, 0, self.app, threaded=True)
+        self.port = self._server.server_port
+        self.base_url = f"http://{settings.host}:{self.port}"
+        self._consumer = None
+
+    def start(self, *, consume: bool = True) -> "EmbeddedService":
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="triage-http").start()
+        if consume:
+            self.queue.sweep(release_leases=True)
+            self.queue.context()
+            self._consumer = self.queue.consumer(self.settings.workers, embedded=True)
+            self._consumer.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._consumer is not None:
+            self._consumer.stop(graceful=True)
