@@ -1,0 +1,53 @@
+"""Fixtures for the client kit: the real service on an ephemeral 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from plugin.apikeys import KeyStore
+from plugin.config import load_settings
+from webhooks import create_app
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve a WSGI app on a real socket (port 0) in a thread; yields its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
+def make_app(tmp_path: Path, **overrides: Any) -> Flask:
+    config = {"instance_dir": tmp_path / "instance", "classifier": "fallback", **overrides}
+    return create_app(load_settings(config, env={}))
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Flask:
+    return make_app(tmp_path)
+
+
+@pytest.fixture
+def base_url(app: Flask) -> Iterator[str]:
+    with serving(app) as url:
+        yield url
+
+
+@pytest.fixture
+def classify_key(app: Flask) -> str:
+    _, token = KeyStore.for_instance(app.config["SETTINGS"].instance_dir).create("test-app")
+    return token
