@@ -31,11 +31,14 @@ DEFAULT_PHONE_REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "IN", "BR", "E
 
 # Words that say the number next to them is a reference, not personal data.
 _REFERENCE_CONTEXT = re.compile(
-    r"(?i)(order|tracking|track|invoice|inv|ref|reference|ticket|case|confirmation|booking|"
-    r"shipment|parcel|package|sku|item|article|transaction|txn|receipt|account no|po)\b[^\n]{0,12}$|#\s*$"
+    r"(?i)\b(order|tracking|track|invoice|inv|ref|reference|ticket|case|confirmation|booking|"
+    r"shipment|parcel|package|sku|item|article|transaction|txn|receipt|account|po)"
+    r"(\s*(no\.?|nr\.?|number|num|id|code))?\s*(is|was)?\s*[:#]?\s*$|#\s*$"
 )
 _CARD_CONTEXT = re.compile(r"(?i)(card|visa|master|amex|american express|discover|credit|debit|\bcc\b|pan)")
-_PHONE_CONTEXT = re.compile(r"(?i)(phone|call|tel|mobile|cell|whatsapp|number|reach|text|sms|fax|contact)")
+_PHONE_CONTEXT = re.compile(r"(?i)\b(phone|call|tel|mobile|cell|whatsapp|number|reach|text|sms|fax|contact)")
+_STRONG_PHONE_CONTEXT = re.compile(r"(?i)\b(phone|call|tel|mobile|cell|whatsapp|sms|fax)")
+_CITATION_CONTEXT = re.compile(r"(?i)(\bcode|\bsection|\bsec\.|\bregs?\.|\br\.|§|\bu\.?s\.?c\.?|\bcfr|\bstat\.|\bart\.)\s*$")
 _CURRENCY_BEFORE = re.compile(r"[$€£¥₹]\s*$|(?i:\b(usd|eur|gbp|inr|brl|r\$|rs\.?)\s*)$")
 
 
@@ -108,11 +111,16 @@ _TOKEN_PATTERNS = re.compile(
     r"|eyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{5,}"  # JWT
     r")"
 )
-_BEARER = re.compile(r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/\-]{16,}=*)")
+_BEARER = re.compile(r"(?i)\b(?:bearer|basic)\s+([^\s\"']{8,})")
 _CREDENTIAL = re.compile(
     r"(?i)\b(password|passwd|pwd|passcode|pass code|pin|api[ _-]?key|secret|token|access key)"
     r"(\s*(?::|=)\s*|\s+(?:is|was)\s*:?\s+)([^\s,;]{3,})"
 )
+_KEYWORD_THEN_TOKEN = re.compile(
+    r"(?i)\b(?:password|passwd|passcode|api[ _-]?key|secret|token|credentials?)\s+"
+    r"(?=[^\s,;]*\d)(?=[^\s,;]*[A-Za-z])([^\s,;]{8,})"
+)
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _LONG_BLOB = re.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{32,}={0,2}(?![A-Za-z0-9+/_\-])")
 
 
@@ -128,8 +136,9 @@ def _find_secrets(text: str) -> list[tuple[int, int]]:
         if value.startswith("[") and value.endswith("]"):
             continue
         spans.append((m.start(3), m.start(3) + len(value)))
+    spans += [m.span(1) for m in _KEYWORD_THEN_TOKEN.finditer(text)]
     for m in _LONG_BLOB.finditer(text):
-        if _looks_random(m.group(0)):
+        if _looks_random(m.group(0)) and not _UUID.fullmatch(m.group(0)):  # ids are not secrets
             spans.append(m.span())
     return spans
 
@@ -141,8 +150,13 @@ def _looks_random(s: str) -> bool:
         return False
     freq = Counter(core)
     entropy = -sum(c / len(core) * math.log2(c / len(core)) for c in freq.values())
-    is_hex = all(ch in "0123456789abcdefABCDEF" for ch in core)
-    return entropy >= (3.0 if is_hex else 3.8)
+    if all(ch in "0123456789abcdefABCDEF" for ch in core):
+        return entropy >= 3.0 and sum(ch.isdigit() for ch in core) >= 4
+    # Base64-like keys switch case and mix digits constantly; run-together English words
+    # (seen in real complaint text) have long lower-case runs.
+    longest_lower = max((len(r) for r in re.findall(r"[a-z]+", core)), default=0)
+    return (entropy >= 3.8 and longest_lower <= 10 and sum(ch.isdigit() or ch in "+/" for ch in core) >= 2
+            and sum(ch.isupper() for ch in core) >= 2 and sum(ch.islower() for ch in core) >= 2)
 
 
 # --- emails --------------------------------------------------------------------------------------
@@ -201,7 +215,7 @@ def _find_ibans(text: str) -> list[tuple[int, int]]:
 
 
 # --- payment cards -------------------------------------------------------------------------------
-_DIGIT_RUN = re.compile(r"(?<![\w\-.,])\d(?:[ \-]?\d){11,22}(?![\w\-]|[.,]\d)")
+_DIGIT_RUN = re.compile(r"(?<![\w\-.,+])\d(?:[ \-]?\d){11,22}(?![\w\-]|[.,]\d)")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -274,7 +288,7 @@ def _find_ssns(text: str) -> list[tuple[int, int]]:
 # --- IP addresses --------------------------------------------------------------------------------
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?:%\w+)?(?![\w:])")
-_VERSION_CONTEXT = re.compile(r"(?i)(version|ver\.?|v|build|release|firmware|app|ios|android)\s*$")
+_VERSION_CONTEXT = re.compile(r"(?i)\b(version|ver\.?|v|build|release|firmware|app|ios|android)\s*$")
 
 
 def _find_ips(text: str) -> list[tuple[int, int]]:
@@ -301,13 +315,15 @@ def _find_ips(text: str) -> list[tuple[int, int]]:
 
 # --- phone numbers -------------------------------------------------------------------------------
 # Cheap pre-filter: only digit clusters that could be a phone go through phonenumbers.
-_PHONE_CANDIDATE = re.compile(r"(?:\+|\b00|\()?\d[\d \t().\-/]{5,22}\d")
+_PHONE_CANDIDATE = re.compile(r"(?:\+|\b00|\()?\d[\d \t().\-/]{5,}\d")
+MAX_PHONE_DIGITS = 15  # E.164; longer unbroken digit groups are tracking or account numbers
 
 
 def _find_phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     for cand in _PHONE_CANDIDATE.finditer(text):
-        if sum(ch.isdigit() for ch in cand.group(0)) < 7:
+        n_digits = sum(ch.isdigit() for ch in cand.group(0))
+        if n_digits < 7 or (n_digits > MAX_PHONE_DIGITS + 2 and "+" not in cand.group(0)):
             continue
         lo, hi = max(0, cand.start() - 1), min(len(text), cand.end() + 1)
         window = text[lo:hi]
@@ -324,10 +340,13 @@ def _find_phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
 def _phone_plausible(text: str, start: int, end: int) -> bool:
     """Reject matches that read as references or money: ``#123456789``, ``order 1135...``, ``$1200``."""
     raw = text[start:end]
+    if re.match(r"-?[A-Za-z0-9]", text[end:end + 2]) or (start and text[start - 1].isalnum()):
+        return False  # part of a longer token such as a UUID or SKU
     before = text[max(0, start - 40):start]
-    if _CURRENCY_BEFORE.search(before):
+    if (_CURRENCY_BEFORE.search(before) or _VERSION_CONTEXT.search(before[-12:])
+            or _CITATION_CONTEXT.search(before[-20:])):
         return False
-    if _REFERENCE_CONTEXT.search(before) and not _PHONE_CONTEXT.search(before[-20:]):
+    if _REFERENCE_CONTEXT.search(before) and not _STRONG_PHONE_CONTEXT.search(before[-25:]):
         return False
     if not raw.startswith(("+", "(", "0")) and re.fullmatch(r"\d+", raw) and not _PHONE_CONTEXT.search(before):
         # An unformatted run of digits without a leading 0/+ and no "call me" nearby is more
