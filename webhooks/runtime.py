@@ -11,7 +11,7 @@ from plugin.store import EventStore
 
 from .metrics import Metrics
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 def init_app(app: Flask) -> None:
