@@ -117,12 +117,14 @@ def map_to_taxonomy(items: list[Item], taxonomy: Taxonomy) -> list[Item]:
     return out
 
 
-def taxonomy_toml_from_labels(labels: list[str], other: str = "other") -> str:
+def taxonomy_toml_from_labels(labels: list[str], other: str = "other",
+                              examples: dict[str, list[str]] | None = None) -> str:
     """A starter taxonomy file whose categories are a dataset's labels (e.g. BANKING77's 77).
 
     Names are lower-cased and made valid category names; each keeps its dataset label in
     ``source_labels`` so :func:`map_to_taxonomy` maps the data onto it. Descriptions are generated
-    from the label and should be edited by the admin.
+    from the label and should be edited by the admin; ``examples`` (label -> texts) become the
+    category's prompt examples.
     """
     lines = ['version = "from-data-1"', f'other = "{other}"', "",
              "[thresholds]", "auto_apply = 0.85", "suggest = 0.6", ""]
@@ -135,6 +137,7 @@ def taxonomy_toml_from_labels(labels: list[str], other: str = "other") -> str:
         words = label.replace("_", " ").replace("-", " ").strip().lower()
         lines += ["[[categories]]", f'name = "{name}"',
                   f"description = {json.dumps('Customer asks about: ' + words + '.')}",
+                  f"examples = {json.dumps((examples or {}).get(label, [])[:3], ensure_ascii=False)}",
                   f"source_labels = {json.dumps([label])}", ""]
     lines += ["[[categories]]", f'name = "{other}"',
               'description = "Anything that fits none of the categories above."', "auto_apply = false", ""]

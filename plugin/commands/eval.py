@@ -17,7 +17,8 @@ from typing import Any
 
 from ..config import Settings, load_settings
 from ..datasets import Item, load_labelled, map_to_taxonomy, stratified_split, taxonomy_toml_from_labels
-from ..evaluation import classifier_from_settings, load_prices, predict, predictions_to_jsonl, summarize
+from ..evaluation import (Prediction, classifier_from_settings, load_prices, predict, predictions_to_jsonl,
+                          summarize)
 from ..replay import recording
 from ..report import render_html, render_text
 from ..taxonomy import Taxonomy, load_taxonomy
@@ -104,14 +105,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def evaluate_from_args(args: argparse.Namespace, **extra: Any) -> tuple[list[Prediction], dict[str, Any],
+                                                                        Taxonomy, Settings]:
+    """Load items, classify them (recording/replaying if asked) and summarise."""
     quiet_http_logs()
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, **extra)
     items, taxonomy, settings = load_items(args, settings)
     classify = classifier_from_settings(settings, taxonomy)
     with recording(args.record, args.replay):
         preds = predict(items, classify, progress=not args.no_progress, desc="eval")
-    summary = summarize(preds, taxonomy, load_prices(settings, args.prices))
+    return preds, summarize(preds, taxonomy, load_prices(settings, args.prices)), taxonomy, settings
+
+
+def run(args: argparse.Namespace) -> int:
+    preds, summary, taxonomy, settings = evaluate_from_args(args)
     meta = {"data": str(args.data), "split": args.split, "classifier": settings.classifier,
             "prompt": settings.prompt_template, "model": settings.model_dir, "taxonomy": settings.taxonomy}
     summary["meta"] = meta

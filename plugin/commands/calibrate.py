@@ -1,0 +1,79 @@
+"""`triage calibrate`: pick thresholds from labelled data and write them to the taxonomy file.
+
+Decision thresholds (auto_apply, suggest) for a target precision of auto-applied labels; with
+``--cascade-accuracy`` or ``--cascade-llm-share`` also the cascade threshold (fallback first, the
+LLM for the rest). Calibrate on a validation split (``--split val``), not on training data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from ..exceptions import ConfigError
+from ..taxonomy import dump_thresholds
+from ..thresholds import cascade_threshold, decision_thresholds
+from .eval import add_classifier_args, add_data_args, evaluate_from_args
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("calibrate", help="choose thresholds for a target precision; write the taxonomy",
+                              description=__doc__.splitlines()[0])
+    add_data_args(p)
+    add_classifier_args(p)
+    p.add_argument("--target-precision", type=float, default=0.95,
+                   help="precision auto-applied labels must reach (default 0.95)")
+    p.add_argument("--suggest-precision", type=float,
+                   help="precision for suggestions (default: half-way between 0.5 and the target)")
+    p.add_argument("--min-items", type=int, default=5, help="fewest items a threshold may rest on")
+    p.add_argument("--floor", type=float, default=0.5, help="lowest auto_apply threshold allowed (default 0.5)")
+    p.add_argument("--write", action="store_true", help="write the thresholds into the taxonomy file")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--cascade-accuracy", type=float, help="also pick the cascade threshold for this "
+                   "fallback accuracy on the tickets it keeps")
+    g.add_argument("--cascade-llm-share", type=float, help="also pick the cascade threshold that sends "
+                   "about this share of tickets to the LLM")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    preds, summary, taxonomy, settings = evaluate_from_args(args)
+    choice = decision_thresholds(preds, taxonomy, args.target_precision, args.suggest_precision, args.min_items,
+                                  args.floor)
+    out: dict = {"thresholds": asdict(choice), "accuracy": summary["accuracy"], "n": summary["n"],
+                 "current": taxonomy.thresholds.model_dump()}
+    if args.cascade_accuracy is not None or args.cascade_llm_share is not None:
+        fb_preds = preds
+        if settings.classifier != "fallback":
+            fb_preds, _, _, _ = evaluate_from_args(args, classifier="fallback")
+        cascade = cascade_threshold(fb_preds, target_accuracy=args.cascade_accuracy, llm_share=args.cascade_llm_share)
+        out["cascade"] = asdict(cascade)
+    if args.write:
+        if settings.taxonomy == "default" or not Path(settings.taxonomy).is_file():
+            raise ConfigError("--write needs a taxonomy file (--taxonomy PATH or `taxonomy` in settings); "
+                              "copy plugin/defaults/taxonomy.toml and point at it")
+        dump_thresholds(settings.taxonomy, choice.auto_apply, choice.suggest)
+        out["written_to"] = settings.taxonomy
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return 0
+    c = choice
+    print(f"calibrated on {c.n} items (accuracy {summary['accuracy']:.1%}), target precision {args.target_precision:.0%}")
+    if not c.auto_apply_reached:
+        print(f"  no threshold reaches {args.target_precision:.0%} precision on >= {args.min_items} items: "
+              "auto-apply is switched off (auto_apply = 1.0)")
+    print(f"  auto_apply = {c.auto_apply:.4f}  -> auto-applies {c.auto_coverage:.1%} of tickets at precision "
+          f"{(c.auto_precision or 0):.1%}")
+    print(f"  suggest    = {c.suggest:.4f}  -> auto-applied or suggested {c.suggest_coverage:.1%} at precision "
+          f"{(c.suggest_precision or 0):.1%}")
+    print(f"  (was auto_apply = {taxonomy.thresholds.auto_apply}, suggest = {taxonomy.thresholds.suggest})")
+    if "cascade" in out:
+        cc = out["cascade"]
+        print(f"  cascade_threshold = {cc['threshold']:.4f}  -> LLM share {cc['llm_share']:.1%}, fallback accuracy "
+              f"on the rest {(cc['fallback_accuracy'] or 0):.1%}; set it in triage.toml or TRIAGE_CASCADE_THRESHOLD")
+    if args.write:
+        print(f"wrote thresholds to {settings.taxonomy}")
+    return 0

@@ -1,0 +1,71 @@
+"""`triage taxonomy lint|from-data`: check a taxonomy, or start one from a labelled file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import Counter
+from dataclasses import asdict
+from pathlib import Path
+
+from ..config import load_settings
+from ..datasets import load_labelled, map_to_taxonomy, taxonomy_toml_from_labels
+from ..exceptions import ConfigError
+from ..taxonomy import load_taxonomy, parse_taxonomy
+from ..taxonomy_lint import lint
+from .eval import add_classifier_args, add_data_args, evaluate_from_args
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("taxonomy", help="lint a taxonomy, or generate one from labelled data")
+    sub = parser.add_subparsers(dest="taxonomy_command", metavar="ACTION", required=True)
+    p = sub.add_parser("lint", help="look-alike categories, 'other' too frequent, too few examples")
+    add_data_args(p)
+    p.set_defaults(data=None)
+    for action in p._actions:  # --data is optional here: without it only the static checks run
+        if action.dest == "data":
+            action.required = False
+    add_classifier_args(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run_lint)
+    g = sub.add_parser("from-data", help="write a starter taxonomy with one category per data label")
+    g.add_argument("--data", required=True)
+    g.add_argument("--text-col")
+    g.add_argument("--label-col")
+    g.add_argument("--out", required=True, help="taxonomy TOML to write")
+    g.set_defaults(func=run_from_data)
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    settings = load_settings({"taxonomy": args.taxonomy} if args.taxonomy and args.taxonomy != "auto" else None)
+    taxonomy = load_taxonomy(settings.taxonomy)
+    summary, counts = None, None
+    if args.data:
+        _, summary, taxonomy, _ = evaluate_from_args(args)
+        labelled = map_to_taxonomy(load_labelled(args.data, args.text_col, args.label_col), taxonomy)
+        counts = dict(Counter(it.label for it in labelled))
+    findings = lint(taxonomy, summary, counts)
+    if args.json:
+        print(json.dumps([asdict(f) for f in findings], indent=2))
+    else:
+        for f in findings:
+            print(f"{f.level:5}  {f.code:22} {f.message}")
+        print(f"{len(findings)} finding(s)" if findings else "taxonomy looks fine")
+    return 1 if any(f.level in ("warn", "audit") for f in findings) else 0
+
+
+def run_from_data(args: argparse.Namespace) -> int:
+    items = load_labelled(args.data, args.text_col, args.label_col)
+    if not items:
+        raise ConfigError(f"no labelled rows in {args.data}")
+    examples: dict[str, list[str]] = {}
+    for it in sorted(items, key=lambda it: len(it.text)):  # the shortest are the clearest examples
+        if len(examples.setdefault(it.label, [])) < 2 and len(it.text) >= 15:
+            examples[it.label].append(it.text)
+    text = taxonomy_toml_from_labels([it.label for it in items], examples=examples)
+    tax = parse_taxonomy(text, args.out)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, "utf-8")
+    print(f"wrote {out}: {len(tax.names)} categories (edit the descriptions before using it with an LLM)")
+    return 0
