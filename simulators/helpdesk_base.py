@@ -61,6 +61,7 @@ class HelpdeskSimulator:
         self._server = None
         self._threads: list[threading.Thread] = []
         self.delivery_timeout_s = 12.0
+        self.latency_s = 0.0  # added to every API request (widens race windows in crash tests)
 
     # --- lifecycle ----------------------------------------------------------------------------
     @property
@@ -111,6 +112,8 @@ class HelpdeskSimulator:
                 self.faults.append((method.upper(), Fault(status, retry_after, body or {})))
 
     def take_fault(self, method: str) -> Fault | None:
+        if self.latency_s:
+            time.sleep(self.latency_s)
         with self.lock:
             for i, (m, fault) in enumerate(self.faults):
                 if m in (method, "*"):
