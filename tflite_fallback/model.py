@@ -43,13 +43,17 @@ class HashBagClassifier:
         epochs, batch_size, lr: Adam training schedule (lr decays linearly to 10%).
         weight_decay: L2 on the dense layers.
         calib_fraction: share of the training rows held out to fit the temperature.
+        init_scale: embeddings start uniform in ``±init_scale``.
+        dropout: share of a row's ids dropped at random in each training step (regularises
+            towards not relying on any single n-gram).
         seed: makes the split, initialisation and shuffling reproducible.
     """
 
     def __init__(self, n_buckets: int = 1 << 17, dim: int = 8, hidden: int = 0, max_len: int = 256,
                  char_ngrams: tuple[int, int] = (2, 5), word_bigrams: bool = True,
                  pooling: str = "mean", epochs: int = 12, batch_size: int = 32, lr: float = 0.02,
-                 weight_decay: float = 0.0, calib_fraction: float = 0.1, seed: int = 0) -> None:
+                 weight_decay: float = 0.0, calib_fraction: float = 0.1, init_scale: float = 1.0,
+                 dropout: float = 0.0, seed: int = 0) -> None:
         self.n_buckets = n_buckets
         self.dim = dim
         self.hidden = hidden
@@ -62,13 +66,16 @@ class HashBagClassifier:
         self.lr = lr
         self.weight_decay = weight_decay
         self.calib_fraction = calib_fraction
+        self.init_scale = init_scale
+        self.dropout = dropout
         self.seed = seed
 
     # --- parameters ---------------------------------------------------------------------------
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in ("n_buckets", "dim", "hidden", "max_len", "char_ngrams",
                                                "word_bigrams", "pooling", "epochs", "batch_size", "lr",
-                                               "weight_decay", "calib_fraction", "seed")}
+                                               "weight_decay", "calib_fraction", "init_scale", "dropout",
+                                               "seed")}
 
     @property
     def featurizer(self) -> Featurizer:
@@ -132,7 +139,7 @@ class HashBagClassifier:
 
     def _init_weights(self, rng: np.random.Generator, k: int) -> None:
         d, h = self.dim, self.hidden
-        emb = rng.uniform(-1.0, 1.0, size=(self.n_buckets, d)).astype(np.float32)
+        emb = rng.uniform(-self.init_scale, self.init_scale, size=(self.n_buckets, d)).astype(np.float32)
         emb[0] = 0.0  # the padding row stays zero forever: ids are never 0 in training
         self.embedding_ = emb
         if h:
@@ -163,7 +170,11 @@ class HashBagClassifier:
                 batch = perm[s * self.batch_size:(s + 1) * self.batch_size]
                 step += 1
                 lr = self.lr * (1.0 - 0.9 * (step - 1) / max(1, total - 1))
-                grads, rows, g_rows = self._gradients(ids[batch], targets[batch], weights[batch])
+                batch_ids = ids[batch]
+                if self.dropout:
+                    keep = rng.random(batch_ids.shape) >= self.dropout
+                    batch_ids = np.where(keep, batch_ids, 0)
+                grads, rows, g_rows = self._gradients(batch_ids, targets[batch], weights[batch])
                 c1, c2 = 1 - b1 ** step, 1 - b2 ** step
                 for p in dense:
                     g = grads[p]
