@@ -14,8 +14,8 @@ _UNSAFE = re.compile(r"[^a-z0-9_:-]+")
 
 
 def safe_tag(value: str) -> str:
-    """Lowercase, spaces to ``_``, anything outside ``[a-z0-9_:-]`` removed."""
-    return _UNSAFE.sub("", "_".join(value.strip().lower().split()))
+    """Lowercase, spaces to ``_``, anything outside ``[a-z0-9_:-]`` removed, ``_`` runs collapsed."""
+    return re.sub(r"_{2,}", "_", _UNSAFE.sub("", "_".join(value.strip().lower().split()))).strip("_")
 
 
 def category_tag(prefix: str, label: str) -> str:
