@@ -6,6 +6,7 @@ import logging
 
 from flask import jsonify
 
+from plugin.corrections import note_agent_edit
 from plugin.helpdesk.tags import safe_tag
 
 from .errors import reject
@@ -23,6 +24,10 @@ def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
     """
     m = metrics()
     if event.tags and safe_tag(settings().guard_tag) in event.tags:
+        # an update of a ticket we classified: did an agent change our category? (best effort)
+        note_agent_edit(settings(), get_store(), None, vendor=event.vendor,
+                        ticket_id=event.ticket_id, tags=event.tags, category=event.extra.get("category"),
+                        text=event.text)
         m.webhooks.labels(event.vendor, "ignored_guard").inc()
         return jsonify(status="ignored", reason="guard tag present: already classified"), 200
     try:

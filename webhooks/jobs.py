@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from plugin.config import Settings
+from plugin.corrections import note_agent_edit
 from plugin.exceptions import ConfigError, HelpdeskError, TriageError
 from plugin.helpdesk.tags import category_tag, owned_tags, safe_tag, wanted_tags
 from plugin.helpdesk.ticket import HelpdeskClient
@@ -94,6 +95,8 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
         label, decision = event.label, event.decision
         if label is None:
             if safe_tag(cfg.guard_tag) in ticket.tags:
+                note_agent_edit(cfg, store, ctx.labels, vendor=event.vendor, ticket_id=event.ticket_id,
+                                tags=ticket.tags, text=ticket.text)  # an agent's re-label (best effort)
                 return _finish(ctx, event_id, event.vendor, EventState.SKIPPED, error="already classified (guard tag)")
             if ticket.status == "closed":
                 return _finish(ctx, event_id, event.vendor, EventState.SKIPPED, error="ticket closed")

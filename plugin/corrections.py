@@ -1,0 +1,200 @@
+"""Agents' corrections: when an agent changes the category we wrote, remember it as a label.
+
+A ticket-updated webhook (or the job's re-read of a ticket that already carries our guard tag)
+shows the ticket's current tags and category field. If they name a category other than the one
+we recorded for that ticket in the event store, that is a correction: (ticket, vendor, our label,
+the agent's label, the redacted text, time). Corrections are the cheapest labelled data there is,
+and they are exactly the tickets the classifier gets wrong; ``triage corrections export`` turns
+them into a training file and ``triage retrain`` uses them.
+
+Corrections live in their own table in the same SQLite file as the event store.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from .config import Settings
+from .datasets import Item
+from .helpdesk.tags import category_tag
+from .normalize import normalize
+from .redact import redact
+from .store import EventState, EventStore
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS corrections (
+    id TEXT PRIMARY KEY,
+    vendor TEXT NOT NULL,
+    ticket_id TEXT NOT NULL,
+    event_id TEXT,
+    our_label TEXT NOT NULL,
+    our_score REAL,
+    our_decision TEXT,
+    model_version TEXT,
+    agent_label TEXT NOT NULL,
+    source TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    UNIQUE (vendor, ticket_id, our_label, agent_label)
+);
+CREATE INDEX IF NOT EXISTS corrections_time ON corrections (created_at);
+"""
+_WRITTEN = (EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW)
+
+
+@dataclass(frozen=True)
+class Correction:
+    id: str
+    vendor: str
+    ticket_id: str
+    event_id: str | None
+    our_label: str
+    our_score: float | None
+    our_decision: str | None
+    model_version: str | None
+    agent_label: str
+    source: str  # "field" (category field) or "tag"
+    text: str  # redacted
+    created_at: float
+
+
+class CorrectionStore:
+    """The ``corrections`` table; one connection per thread, like the event store."""
+
+    def __init__(self, path: Path | str, *, clock=time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._local = threading.local()
+        self._conn().executescript(_SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def add(self, *, vendor: str, ticket_id: str, our_label: str, agent_label: str, source: str,
+            text: str = "", event_id: str | None = None, our_score: float | None = None,
+            our_decision: str | None = None, model_version: str | None = None) -> Correction | None:
+        """Record a correction; None if this exact correction was already recorded (webhook retries)."""
+        c = Correction(uuid.uuid4().hex, vendor, str(ticket_id), event_id, our_label, our_score, our_decision,
+                       model_version, agent_label, source, text, self._clock())
+        cur = self._conn().execute(
+            "INSERT OR IGNORE INTO corrections (id, vendor, ticket_id, event_id, our_label, our_score,"
+            " our_decision, model_version, agent_label, source, text, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (c.id, c.vendor, c.ticket_id, c.event_id, c.our_label, c.our_score, c.our_decision,
+             c.model_version, c.agent_label, c.source, c.text, c.created_at))
+        return c if cur.rowcount == 1 else None
+
+    def fill_text(self, vendor: str, ticket_id: str, text: str) -> int:
+        """Add the redacted text to corrections of a ticket recorded without it."""
+        return self._conn().execute("UPDATE corrections SET text=? WHERE vendor=? AND ticket_id=? AND text=''",
+                                    (text, vendor, str(ticket_id))).rowcount
+
+    def list(self, *, since: float | None = None) -> list[Correction]:
+        sql, args = "SELECT * FROM corrections", []
+        if since is not None:
+            sql += " WHERE created_at>=?"
+            args.append(since)
+        rows = self._conn().execute(sql + " ORDER BY created_at", args)
+        return [Correction(**dict(r)) for r in rows]
+
+
+def agent_label(tags: Iterable[str] | None, category: str | None, labels: list[str], *, prefix: str,
+                our_label: str) -> tuple[str, str] | None:
+    """The category the agent chose, and where it was seen (``field`` or ``tag``), if it differs.
+
+    The category field wins when set. Otherwise a category tag (``<prefix><label>``) other than
+    ours means the agent chose that label (they usually also remove ours, but need not).
+    Suggest and needs-review tags are ours, not an agent's choice, so they never count.
+    """
+    names = set(labels)
+    if category:
+        value = category.strip()
+        for name in labels:  # Freshdesk dropdowns hold display values; match leniently
+            if value == name or value.lower().replace(" ", "_") == name:
+                return (name, "field") if name != our_label else None
+    by_tag = {category_tag(prefix, name): name for name in names}
+    chosen = [by_tag[t] for t in (tags or []) if t in by_tag and by_tag[t] != our_label]
+    return (chosen[0], "tag") if chosen else None
+
+
+def note_agent_edit(settings: Settings, events: EventStore, labels: list[str] | None, *, vendor: str, ticket_id: str,
+                    tags: list[str] | None, category: str | None = None, text: str | None = None,
+                    corrections: CorrectionStore | None = None) -> Correction | None:
+    """Called for a ticket update on a ticket we already classified; records a correction if any.
+
+    Never raises: a failure here must not fail the webhook or the job (it is logged).
+
+    Args:
+        settings: for the tag prefix and the database path.
+        events: the event store, holding what we wrote for the ticket.
+        labels: the taxonomy's category names (None: the configured taxonomy's).
+        vendor / ticket_id: the ticket.
+        tags: the ticket's current tags.
+        category: the ticket's current category field value, if the vendor sent it.
+        text: the ticket's text, if at hand; stored redacted (never raw).
+    """
+    try:
+        ours = None
+        for ev in events.events(vendor=vendor, ticket_id=str(ticket_id)):
+            if ev.label is not None and ev.state in _WRITTEN:
+                ours = ev  # the latest outcome we wrote
+        if ours is None:
+            return None
+        labels = labels if labels is not None else taxonomy_labels(settings)
+        found = agent_label(tags, category, labels, prefix=settings.tag_prefix, our_label=ours.label)
+        if found is None:
+            return None
+        store = corrections or CorrectionStore(settings.db_path)
+        redacted = redact(normalize(text)).text if text else ""
+        c = store.add(vendor=vendor, ticket_id=str(ticket_id), our_label=ours.label, agent_label=found[0],
+                      source=found[1], text=redacted, event_id=ours.id, our_score=ours.score,
+                      our_decision=ours.decision, model_version=ours.model_version)
+        if c is None and redacted:
+            store.fill_text(vendor, str(ticket_id), redacted)
+        if c is not None:
+            log.info("correction on %s ticket %s: %s -> %s", vendor, ticket_id, ours.label, found[0])
+        return c
+    except Exception:  # noqa: BLE001 - documented: corrections are best effort
+        log.exception("could not record a correction for %s ticket %s", vendor, ticket_id)
+        return None
+
+
+def corrections_as_items(corrections: list[Correction]) -> list[Item]:
+    """Labelled items (the agent's label) from corrections that carry text."""
+    return [Item(f"correction:{c.vendor}:{c.ticket_id}", c.text, c.agent_label) for c in corrections if c.text]
+
+
+_LABELS_CACHE: dict[str, list[str]] = {}
+
+
+def taxonomy_labels(settings: Settings) -> list[str]:
+    """Category names of the configured taxonomy, cached per taxonomy setting (webhook hot path)."""
+    from .taxonomy import load_taxonomy
+
+    key = str(settings.taxonomy)
+    if key not in _LABELS_CACHE:
+        _LABELS_CACHE[key] = list(load_taxonomy(settings.taxonomy).names)
+    return _LABELS_CACHE[key]

@@ -1,0 +1,115 @@
+"""Is the classifier getting worse? Rolling rates and label drift from the event store. Pure-ish.
+
+Computed from stored outcomes over a time window: the "other" rate, the needs-review rate, the
+correction rate, and the population stability index (PSI) of the label distribution against the
+distribution the active model was trained on (``label_distribution.json`` beside the model,
+written by ``triage retrain``). Thresholds for warnings are module constants with the usual
+rules of thumb; ``triage report`` prints them and ``/metrics`` exports the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .metrics import population_stability_index
+from .store import EventStore
+
+DISTRIBUTION_FILE = "label_distribution.json"
+OTHER_RATE_WARN = 0.15  # the taxonomy rule: above this, "other" is swallowing a real topic
+NEEDS_REVIEW_WARN = 0.30
+PSI_WARN = 0.25  # > 0.25: significant shift of the label mix
+CORRECTION_RATE_WARN = 0.10
+MIN_EVENTS = 20  # fewer classified tickets than this: too few to warn on
+_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_UNIT_S = {"": 86400, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+@dataclass
+class WindowStats:
+    since: float
+    n: int = 0
+    other_rate: float = 0.0
+    needs_review_rate: float = 0.0
+    correction_rate: float = 0.0
+    corrections: int = 0
+    psi: float | None = None
+    labels: dict[str, int] = field(default_factory=dict)
+    classifiers: dict[str, int] = field(default_factory=dict)
+    model_versions: dict[str, int] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_since(text: str) -> float:
+    """``7d`` / ``24h`` / ``30m`` / ``2w`` / ``90s`` -> seconds (a bare number means days)."""
+    m = _SINCE.match(text or "")
+    if not m:
+        raise ValueError(f"cannot read duration {text!r}; use e.g. 7d, 24h, 30m")
+    return float(m.group(1)) * _UNIT_S[m.group(2)]
+
+
+def load_distribution(model_dir: str | Path) -> dict[str, float] | None:
+    """The training label distribution stored with a model, if any."""
+    from .fallback import model_path
+
+    path = model_path(model_dir) / DISTRIBUTION_FILE
+    if not path.exists():
+        return None
+    return {str(k): float(v) for k, v in json.loads(path.read_text("utf-8")).items()}
+
+
+def window_stats(store: EventStore, *, since_s: float, other: str = "other",
+                 training: dict[str, float] | None = None, corrections: int = 0,
+                 now: float | None = None) -> WindowStats:
+    """Rates over the classified events of the last ``since_s`` seconds, with warnings."""
+    start = (time.time() if now is None else now) - since_s
+    stats = WindowStats(since=start, corrections=corrections)
+    labels: Counter[str] = Counter()
+    review = 0
+    classifiers: Counter[str] = Counter()
+    versions: Counter[str] = Counter()
+    for ev in store.events(since=start):
+        if ev.label is None:
+            continue
+        labels[ev.label] += 1
+        review += ev.decision == "needs_review"
+        classifiers[ev.classifier or "?"] += 1
+        versions[ev.model_version or "?"] += 1
+        stats.prompt_tokens += ev.prompt_tokens
+        stats.completion_tokens += ev.completion_tokens
+    n = sum(labels.values())
+    stats.n, stats.labels = n, dict(labels)
+    stats.classifiers, stats.model_versions = dict(classifiers), dict(versions)
+    if n:
+        stats.other_rate = labels.get(other, 0) / n
+        stats.needs_review_rate = review / n
+        stats.correction_rate = corrections / n
+        if training:
+            stats.psi = population_stability_index(training, dict(labels))
+    stats.warnings = warnings_for(stats)
+    return stats
+
+
+def warnings_for(s: WindowStats) -> list[str]:
+    """Human-readable warnings for crossed thresholds (none on too few events)."""
+    if s.n < MIN_EVENTS:
+        return []
+    out = []
+    if s.other_rate > OTHER_RATE_WARN:
+        out.append(f'"other" rate {s.other_rate:.1%} > {OTHER_RATE_WARN:.0%}: a topic is missing from the '
+                   "taxonomy (run `triage taxonomy lint`)")
+    if s.needs_review_rate > NEEDS_REVIEW_WARN:
+        out.append(f"needs-review rate {s.needs_review_rate:.1%} > {NEEDS_REVIEW_WARN:.0%}: the classifier is "
+                   "unsure on many tickets (check thresholds with `triage calibrate`)")
+    if s.psi is not None and s.psi > PSI_WARN:
+        out.append(f"label drift: PSI {s.psi:.3f} > {PSI_WARN} against the training distribution "
+                   "(retrain on recent corrections: `triage retrain`)")
+    if s.correction_rate > CORRECTION_RATE_WARN:
+        out.append(f"agents corrected {s.correction_rate:.1%} of tickets (> {CORRECTION_RATE_WARN:.0%})")
+    return out
