@@ -35,6 +35,7 @@ def _stem(word: str) -> str:
 
 
 def _words(text: str) -> Counter[str]:
+    text = re.sub(r"\[[A-Z]+\]", " ", text)  # redaction placeholders say nothing about the topic
     return Counter(_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP and len(w) > 1)
 
 
@@ -57,7 +58,7 @@ def keyword_model(messages: list[dict[str, Any]], labels: list[str]) -> dict[str
         if m.group(1) in raw:
             ex = _words(m.group(2))
             union = len(set(ex) | set(ticket)) or 1
-            raw[m.group(1)] += 4.0 * len(set(ex) & set(ticket)) / union
+            raw[m.group(1)] += 6.0 * len(set(ex) & set(ticket)) / union
     if not any(raw.values()) and "other" in raw:
         raw["other"] = 1.0
     z = [math.exp(1.5 * v) for v in raw.values()]
@@ -111,7 +112,8 @@ class OpenAISimulator:
             self.default_fault = "ok"
 
     def start(self) -> "OpenAISimulator":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-sim", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="openai-sim",
+                                        daemon=True)
         self._thread.start()
         return self
 
