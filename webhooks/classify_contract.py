@@ -42,8 +42,6 @@ def parse_request(body: Any) -> ClassifyRequest:
         raise ContractError("'inputs' must be a string or a non-empty list of strings")
     if len(texts) > MAX_INPUTS:
         raise ContractError(f"at most {MAX_INPUTS} inputs per request")
-    if any(not t.strip() for t in texts):
-        raise ContractError("every input must contain some non-whitespace text")
     params = body.get("parameters")
     if params is None:
         params = {}

@@ -31,7 +31,7 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
 
 def openapi_document(server_url: str, settings: Settings) -> dict[str, Any]:
     """The document; ``server_url`` is where this service was reached."""
-    text = {"type": "string", "minLength": 1, "pattern": r"\S",
+    text = {"type": "string",
             "description": "Ticket text (PII is redacted server-side before any LLM call)."}
     security: list[dict[str, list]] = [{"bearerAuth": []}]
     if not settings.classify_require_key:
