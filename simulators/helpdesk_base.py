@@ -62,6 +62,8 @@ class HelpdeskSimulator:
         self._threads: list[threading.Thread] = []
         self.delivery_timeout_s = 12.0
         self.latency_s = 0.0  # added to every API request (widens race windows in crash tests)
+        self.write_reply_latency_s = 0.0  # a write is applied, then its reply is delayed this long
+        self.app.after_request(self._delay_write_reply)
 
     # --- lifecycle ----------------------------------------------------------------------------
     @property
@@ -110,6 +112,13 @@ class HelpdeskSimulator:
         with self.lock:
             for _ in range(count):
                 self.faults.append((method.upper(), Fault(status, retry_after, body or {})))
+
+    def _delay_write_reply(self, response: Response) -> Response:
+        from flask import request
+
+        if self.write_reply_latency_s and request.method in ("PUT", "POST", "DELETE"):
+            time.sleep(self.write_reply_latency_s)  # the caller may die before it hears "done"
+        return response
 
     def take_fault(self, method: str) -> Fault | None:
         if self.latency_s:

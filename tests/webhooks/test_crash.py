@@ -1,0 +1,96 @@
+"""kill -9 mid-load, restart, and every accepted event is written back exactly once."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from plugin.store import EventStore
+
+from .conftest import ZD_SECRET, post_zendesk, wait_for
+
+REPO = Path(__file__).resolve().parents[2]
+TEXTS = ["I was charged twice for my order, please refund me", "My parcel has not arrived yet",
+         "I forgot my password and cannot log in", "How do I cancel my order?"]
+
+
+class ServiceProcess:
+    """``triage serve`` as a child process; stdout drained by a thread (a full pipe would block it)."""
+
+    def __init__(self, tmp: Path, zd) -> None:
+        env = {**os.environ, "TRIAGE_INSTANCE_DIR": str(tmp / "instance"), "TRIAGE_CLASSIFIER": "fallback",
+               "TRIAGE_ZENDESK_BASE_URL": zd.base_url, "TRIAGE_ZENDESK_EMAIL": zd.email,
+               "TRIAGE_ZENDESK_API_TOKEN": zd.api_token, "TRIAGE_ZENDESK_SIGNING_SECRET": ZD_SECRET,
+               "PYTHONPATH": str(REPO)}
+        self.proc = subprocess.Popen([sys.executable, "-m", "plugin", "serve", "--port", "0"], cwd=tmp, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.lines: list[str] = []
+        self.url: str | None = None
+        threading.Thread(target=self._drain, daemon=True).start()
+        assert wait_for(lambda: self.url is not None or self.proc.poll() is not None, 60), "service did not start"
+        assert self.url, "".join(self.lines[-20:])
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            m = re.search(r"listening on (http://\S+)", line)
+            if m:
+                self.url = m.group(1)
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(30)
+
+
+def _send_until_error(url: str, zd, accepted: list[int], sent: list[int], stop: threading.Event) -> None:
+    session = requests.Session()
+    while not stop.is_set():
+        t = zd.create_ticket("Help", TEXTS[len(sent) % len(TEXTS)], ["vip"])
+        sent.append(t["id"])
+        try:
+            resp = post_zendesk(url, {"ticket_id": str(t["id"]), "subject": "Help", "tags": "vip"})
+        except requests.RequestException:
+            return
+        if resp.status_code in (200, 202):
+            accepted.append(t["id"])
+    session.close()
+
+
+def test_kill_minus_nine_mid_load_exactly_once(tmp_path, zd):
+    zd.latency_s = 0.005  # every API call takes a little while, so kills land mid-job
+    zd.write_reply_latency_s = 0.03  # ...and often after a PUT was applied but before its reply arrived
+    accepted: list[int] = []
+    sent: list[int] = []
+    for target in (15, 35, 60):
+        svc = ServiceProcess(tmp_path, zd)
+        stop = threading.Event()
+        sender = threading.Thread(target=_send_until_error, args=(svc.url, zd, accepted, sent, stop))
+        sender.start()
+        assert wait_for(lambda: len(accepted) >= target or not sender.is_alive(), 60)
+        svc.kill9()  # no chance to finish anything
+        stop.set()
+        sender.join(30)
+    svc = ServiceProcess(tmp_path, zd)  # the recovery sweep re-enqueues whatever was unfinished
+    guard = "triage_classified"
+    assert wait_for(lambda: all(guard in zd.ticket(tid)["tags"] for tid in accepted), 90), "accepted events lost"
+    store = EventStore(tmp_path / "instance" / "triage.sqlite3")
+    assert wait_for(lambda: all(e.state.finished for e in store.events()), 30)
+    assert svc.terminate() == 0  # graceful stop on SIGTERM
+    assert len(accepted) >= 60
+    for tid in accepted:
+        assert zd.writes[str(tid)] == 1, f"ticket {tid} written {zd.writes[str(tid)]} times"
+    assert all(zd.writes[str(tid)] <= 1 for tid in sent)
+    states = {e.state.value for e in store.events()}
+    assert states <= {"written_back", "needs_review"}, states
