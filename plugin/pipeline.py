@@ -92,7 +92,9 @@ class Pipeline:
         if fallback is None:
             from .fallback import load_fallback  # imported late: loading a model is the slow part
 
-            fallback = load_fallback(settings.model_dir)
+            from .registry import active_model_dir  # a model promoted by `triage retrain`, if any
+
+            fallback = load_fallback(active_model_dir(settings))
         llm = None
         if settings.llm_configured and settings.classifier != "fallback":
             key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
