@@ -113,8 +113,9 @@ _TOKEN_PATTERNS = re.compile(
 )
 _BEARER = re.compile(r"(?i)\b(?:bearer|basic)\s+([^\s\"']{8,})")
 _CREDENTIAL = re.compile(
-    r"(?i)\b(password|passwd|pwd|passcode|pass code|pin|api[ _-]?key|secret|token|access key)"
-    r"(\s*(?::|=)\s*|\s+(?:is|was)\s*:?\s+)([^\s,;]{3,})"
+    r"(?i)\b(password|passwd|pwd|pw|passcode|pass code|pin|api[ _-]?key|secret|token|access key|"
+    r"passwort|kennwort|mot de passe|contraseña|senha)"
+    r"(\s*(?::|=)\s*|\s+(?:is|was|ist|est|es|é)\s*:?\s+)([^\s,;]{3,})"
 )
 _KEYWORD_THEN_TOKEN = re.compile(
     r"(?i)\b(?:password|passwd|passcode|api[ _-]?key|secret|token|credentials?)\s+"
@@ -129,7 +130,7 @@ def _find_secrets(text: str) -> list[tuple[int, int]]:
     spans += [m.span(1) for m in _BEARER.finditer(text)]
     for m in _CREDENTIAL.finditer(text):
         value = m.group(3).rstrip(".!?)")
-        separator_is_word = m.group(2).strip(" :").lower() in ("is", "was")
+        separator_is_word = m.group(2).strip(" :").lower() in ("is", "was", "ist", "est", "es", "é")
         # "my password is wrong" is a complaint, not a leak: after a word, require a non-word look.
         if separator_is_word and value.isalpha() and (value.islower() or value.isupper()):
             continue
@@ -160,9 +161,10 @@ def _looks_random(s: str) -> bool:
 
 
 # --- emails --------------------------------------------------------------------------------------
+# Internationalised addresses (RFC 6531) allow letters beyond ASCII on both sides of the @.
 _EMAIL = re.compile(
-    r"(?<![\w.+\-])[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
+    r"(?<![\w.+\-])[\w!#$%&'*+/=?^`{|}~\-]+(?:\.[\w!#$%&'*+/=?^`{|}~\-]+)*"
+    r"@(?:[^\W_](?:[\w\-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}\b"
 )
 
 
