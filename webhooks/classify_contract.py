@@ -48,6 +48,8 @@ def parse_request(body: Any) -> ClassifyRequest:
     if not isinstance(params, dict):
         raise ContractError("'parameters' must be an object")
     top_k = params.get("top_k")
+    if isinstance(top_k, float) and top_k.is_integer():  # JSON has one number type: 3.0 is 3
+        top_k = int(top_k)
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
         raise ContractError("'parameters.top_k' must be an integer >= 1")
     fn = params.get("function_to_apply")

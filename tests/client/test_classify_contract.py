@@ -17,6 +17,7 @@ def test_parse_single_and_batch():
     assert r.texts == ["a b", "c"] and r.batched and r.top_k == 2 and r.function_to_apply == "none"
     # the HF client sends nulls for parameters it was not given
     assert parse_request({"inputs": "x", "parameters": {"top_k": None, "function_to_apply": None}}).top_k is None
+    assert parse_request({"inputs": "x", "parameters": {"top_k": 3.0}}).top_k == 3
     # like the HF API, any string is an input (blank text simply classifies as low confidence)
     assert parse_request({"inputs": ["", "  "]}).texts == ["", "  "]
 
