@@ -97,6 +97,7 @@ class Settings(BaseModel):
     # --- monitoring --------------------------------------------------------------------------
     price_per_1k_prompt_tokens: float = 0.00015
     price_per_1k_completion_tokens: float = 0.0006
+    monitor_window_s: float = Field(7 * 86400.0, gt=0)  # rolling window for /metrics quality gauges
 
     @property
     def llm_configured(self) -> bool:

@@ -113,3 +113,48 @@ def warnings_for(s: WindowStats) -> list[str]:
     if s.correction_rate > CORRECTION_RATE_WARN:
         out.append(f"agents corrected {s.correction_rate:.1%} of tickets (> {CORRECTION_RATE_WARN:.0%})")
     return out
+
+
+class QualityCollector:
+    """Prometheus collector: the window's quality gauges, computed from the store at scrape time.
+
+    Scrapes must never fail the endpoint, so errors yield no samples (and are logged).
+    """
+
+    def __init__(self, settings, store: EventStore) -> None:
+        self.settings = settings
+        self.store = store
+
+    def stats(self) -> WindowStats:
+        from .corrections import CorrectionStore
+        from .registry import active_model_dir
+        from .taxonomy import load_taxonomy
+
+        since = self.settings.monitor_window_s
+        n_corr = len(CorrectionStore(self.settings.db_path).list(since=time.time() - since))
+        return window_stats(self.store, since_s=since, other=load_taxonomy(self.settings.taxonomy).other,
+                            training=load_distribution(active_model_dir(self.settings)), corrections=n_corr)
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        try:
+            s = self.stats()
+        except Exception:  # noqa: BLE001 - documented: a scrape must not fail
+            import logging
+
+            logging.getLogger(__name__).exception("quality gauges unavailable")
+            return
+        window = f"{self.settings.monitor_window_s:g}s"
+        for name, doc, value in (
+                ("triage_window_classified", "Classified tickets in the monitoring window", s.n),
+                ("triage_other_rate", 'Share of tickets labelled "other" in the window', s.other_rate),
+                ("triage_needs_review_rate", "Share of tickets sent to review in the window", s.needs_review_rate),
+                ("triage_correction_rate", "Agents' corrections per classified ticket in the window",
+                 s.correction_rate),
+                ("triage_label_psi", "Population stability index of labels vs the training distribution "
+                 "(-1: no training distribution)", -1.0 if s.psi is None else s.psi),
+                ("triage_quality_warnings", "Quality thresholds crossed in the window", len(s.warnings))):
+            g = GaugeMetricFamily(name, doc, labels=["window"])
+            g.add_metric([window], float(value))
+            yield g

@@ -6,7 +6,9 @@ from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-from .runtime import get_store, metrics
+from plugin.monitoring import QualityCollector
+
+from .runtime import get_store, metrics, settings
 
 bp = Blueprint("ops", __name__)
 
@@ -37,4 +39,5 @@ def prometheus():
     if not getattr(m, "_store_collector", None):
         m._store_collector = _StoreCollector(get_store())
         m.registry.register(m._store_collector)
+        m.registry.register(QualityCollector(settings(), get_store()))  # other/review rates, drift
     return Response(generate_latest(m.registry), mimetype=CONTENT_TYPE_LATEST)
