@@ -135,6 +135,8 @@ def read_json() -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise ClientError(400, "request body must be JSON") from None
+    except RecursionError:  # nested deeper than the parser's stack
+        raise ClientError(400, "request body is nested too deeply") from None
 
 
 def apply_cors(response: Response) -> Response:
