@@ -45,6 +45,8 @@ def decode_body(raw: bytes) -> dict[str, Any]:
     """JSON object from raw bytes; a body broken by unescaped placeholder values keeps its id."""
     try:
         data = json.loads(raw.decode("utf-8-sig") or "{}")
+    except RecursionError:  # "[[[[…" nested deeper than the parser's stack: hostile, not a webhook
+        raise PayloadError("body is nested too deeply") from None
     except (UnicodeDecodeError, json.JSONDecodeError):
         match = _ID_IN_BROKEN_JSON.search(raw.decode("utf-8", "replace"))
         if not match:
