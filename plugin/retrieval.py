@@ -25,7 +25,7 @@ from .redact import redact
 INDEX_FILE = "retrieval.npz"
 EXAMPLES_FILE = "examples.jsonl"
 FORMAT_VERSION = 1
-MAX_DF_SHARE = 0.25  # features in more than this share of examples carry no signal; skip them
+MAX_DF_SHARE = 0.1  # features in more than this share of examples carry little signal and cost the most
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -110,11 +110,13 @@ class RetrievalIndex:
         docs = np.concatenate([self.doc_ids[s:e] for s, e in zip(starts, ends)])
         contrib = np.concatenate([self.weights[s:e] * qi for s, e, qi in zip(starts, ends, q)])
         scores = np.bincount(docs, weights=contrib, minlength=len(self.texts))
-        k = min(k, int((scores > 0).sum()))
+        candidates = np.flatnonzero(scores)  # partition only the documents that share a feature
+        k = min(k, len(candidates))
         if k == 0:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
+        cand_scores = scores[candidates]
+        best = np.argpartition(-cand_scores, k - 1)[:k]
+        top = candidates[best[np.argsort(-cand_scores[best], kind="stable")]]
         return [Example(text=self.texts[i], label=self.labels[i]) for i in top]
 
     def save(self, directory: str | Path) -> Path:
