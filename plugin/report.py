@@ -187,6 +187,8 @@ def coverage_svg(coverage: list[dict[str, Any]]) -> str:
             f'<text x="{m}" y="{m - 10}" fill="#3b6ea8">coverage</text>'
             f'<text x="{m + 80}" y="{m - 10}" fill="#c0392b">accuracy of covered</text>'
             f'<text x="{m}" y="{h - m + 15}">0</text><text x="{w - m}" y="{h - m + 15}" text-anchor="end">1</text>'
+            f'<text x="{m - 6}" y="{h - m}" text-anchor="end">0</text>'
+            f'<text x="{m - 6}" y="{m + 8}" text-anchor="end">1</text>'
             f'<text x="{w / 2}" y="{h - 10}" text-anchor="middle">threshold</text></svg>')
 
 
