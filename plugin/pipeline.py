@@ -82,6 +82,7 @@ class Pipeline:
         self.fewshot_token_budget = fewshot_token_budget
         self.phone_regions = tuple(phone_regions)
         self._columns = self._map_classes(list(fallback.classes_))
+        self._system_tokens: dict[str, int] = {}
         render(template, taxonomy, "")  # fail at start-up, not on the first ticket, if the template is bad
 
     @classmethod
@@ -134,7 +135,7 @@ class Pipeline:
         if mode == "fallback" or self.llm is None:
             why = "fallback" if mode == "fallback" else f"{mode}: no llm configured"
             prompt = render(self.template, self.taxonomy, ticket, subject=subj_text)
-            return self._fallback_result(model_input, base, why, count_tokens(prompt.text, self.encoding),
+            return self._fallback_result(model_input, base, why, self._prompt_tokens(prompt),
                                          None, prompt.version, started)
 
         ranking = None
@@ -144,7 +145,7 @@ class Pipeline:
             if top.score >= self.cascade_threshold:
                 prompt = render(self.template, self.taxonomy, ticket, subject=subj_text)
                 why = f"cascade: fallback confident ({top.score:.2f} >= {self.cascade_threshold:.2f})"
-                return self._fallback_result(model_input, base, why, count_tokens(prompt.text, self.encoding),
+                return self._fallback_result(model_input, base, why, self._prompt_tokens(prompt),
                                              ranking, prompt.version, started)
 
         prompt = render(self.template, self.taxonomy, ticket, subject=subj_text, examples=self._examples(query))
@@ -163,6 +164,14 @@ class Pipeline:
         return self._llm_result(outcome, base, why, prompt, started)
 
     # --- helpers ---------------------------------------------------------------------------------
+    def _prompt_tokens(self, prompt: Prompt) -> int:
+        """Tokens the prompt would cost; the static system prefix is counted once per pipeline."""
+        system = prompt.messages[0]["content"]
+        n = self._system_tokens.get(system)
+        if n is None:
+            n = self._system_tokens[system] = count_tokens(system, self.encoding)
+        return n + sum(count_tokens(m["content"], self.encoding) for m in prompt.messages[1:])
+
     def _map_classes(self, classes: list[str]) -> list[str]:
         names = set(self.taxonomy.names)
         return [c if c in names else (self.taxonomy.label_for_source(c) or self.taxonomy.other) for c in classes]
