@@ -41,6 +41,9 @@ class Settings(BaseModel):
     token_budget: int = Field(512, ge=16)
     encoding: str = "cl100k_base"
     prompt_template: str = "classify_v1"
+    # regions whose national phone formats redaction recognises (+-prefixed numbers always are)
+    phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR", "IN", "BR", "ES", "IT",
+                                                              "NL", "AU", "MX"])
 
     # --- LLM (any OpenAI-compatible endpoint) ------------------------------------------------
     llm_base_url: str | None = None

@@ -109,7 +109,8 @@ class Pipeline:
         return cls(taxonomy, fallback, llm=llm, mode=settings.classifier, template=settings.prompt_template,
                    token_budget=settings.token_budget, encoding=settings.encoding,
                    cascade_threshold=settings.cascade_threshold, retriever=retriever,
-                   fewshot_k=settings.fewshot_k, fewshot_token_budget=settings.fewshot_token_budget)
+                   fewshot_k=settings.fewshot_k, fewshot_token_budget=settings.fewshot_token_budget,
+                   phone_regions=settings.phone_regions)
 
     # --- the one public operation ----------------------------------------------------------------
     def classify(self, text: str, subject: str | None = None) -> Result:
