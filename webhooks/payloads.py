@@ -153,7 +153,9 @@ def parse_freshdesk(data: dict[str, Any]) -> TicketEvent:
                        subject=clean(lookup(body, "ticket_subject", "subject", "ticket.subject")),
                        text=text, tags=split_tags(lookup(body, "ticket_tags", "tags", "ticket.tags")),
                        status=_lower(lookup(body, "ticket_status", "status", "ticket.status")),
-                       updated_at=clean(lookup(body, "updated_at", "ticket.updated_at")))
+                       updated_at=clean(lookup(body, "updated_at", "ticket.updated_at")),
+                       # the category dropdown, if the admin put it in the webhook body (corrections)
+                       extra={"category": clean(lookup(body, "ticket_category", "category", "ticket.category"))})
 
 
 def dedup_key(event: TicketEvent, raw: bytes, invocation_id: str | None = None) -> str:

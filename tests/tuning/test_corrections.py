@@ -106,3 +106,13 @@ def test_no_correction_when_agent_keeps_our_label(tmp_path: Path):
     c = note_agent_edit(settings, store, LABELS, tags=["triage_classified"], category="Refund", text="hi", **kw)
     assert c is not None and (c.our_label, c.agent_label, c.source) == ("billing", "refund", "field")
     assert note_agent_edit(settings, store, LABELS, tags=[], vendor="freshdesk", ticket_id="8") is None  # not ours
+
+
+def test_freshdesk_category_field_reaches_the_correction_hook():
+    from webhooks.payloads import parse_freshdesk
+
+    event = parse_freshdesk({"freshdesk_webhook": {"ticket_id": 42, "ticket_tags": "triage_classified",
+                                                   "ticket_category": "Refund"}})
+    assert event.extra["category"] == "Refund"
+    assert agent_label(event.tags, event.extra["category"], LABELS, prefix="triage_",
+                       our_label="billing") == ("refund", "field")
