@@ -96,3 +96,23 @@ def test_retrain_uses_recorded_corrections(clean_env, data: Path, tmp_path, caps
     rc, out = _retrain(instance, data, *GOOD, "--dry-run", capsys=capsys)
     assert rc == 0 and out["n_corrections"] == 12 and not out["promoted"]
     assert registry.current_version(settings) is None  # dry run never promotes
+
+
+def test_distillation_rows_teach_the_candidate(taxonomy):
+    import numpy as np
+
+    from plugin.datasets import Item, map_to_taxonomy
+    from plugin.retrain import train_candidate
+
+    hard = map_to_taxonomy([Item(str(i), t, lab) for i, (t, lab) in enumerate(synthetic(20, seed=3))], taxonomy)
+    phrase = "zorblax gizmo kaput"  # words the hard data never saw; only the LLM labelled them
+    classes = taxonomy.names
+    soft_texts = [f"{phrase} {w}" for w in FILLER] * 3
+    targets = np.zeros((len(soft_texts), len(classes)))
+    targets[:, classes.index("refund")] = 0.9
+    targets[:, classes.index("billing")] = 0.1
+    model = train_candidate(hard, taxonomy, {"epochs": 8, "n_buckets": 4096}, soft=(soft_texts, targets, classes))
+    assert model.predict([phrase])[0] == "refund"
+    baseline = train_candidate(hard, taxonomy, {"epochs": 8, "n_buckets": 4096})
+    refund = baseline.classes_.index("refund")
+    assert model.predict_proba([phrase])[0][model.classes_.index("refund")] > baseline.predict_proba([phrase])[0][refund]
