@@ -29,8 +29,8 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "default"
 OTHER_EXCLUDED_PREFIXES = ("takeaway_", "email_", "qa_currency", "lists_")
 OTHER_TRAIN_ROWS = 1000
 OTHER_VAL_ROWS = 200
-DEFAULT_PARAMS = dict(n_buckets=1 << 15, dim=16, hidden=0, max_len=256, char_ngrams=(2, 5),
-                      epochs=15, lr=0.02, seed=0)
+DEFAULT_PARAMS = dict(n_buckets=1 << 14, dim=32, hidden=0, max_len=512, char_ngrams=(2, 5),
+                      epochs=20, lr=0.02, init_scale=0.1, dropout=0.3, seed=0)
 
 
 def _other_items(folder: Path, n: int, other: str, seed: int) -> list[Item]:
@@ -78,7 +78,8 @@ MODEL_CARD = """# Model card — bundled default fallback model
   uni/bigrams + char {p[char_ngrams]}-grams, featurizer `hashbag-v1`, see `../../FEATURIZER_SPEC.md`)
   → linear → softmax with temperature `{model.temperature_:.4f}` (fitted on a held-out 10 %).
 - Rebuild: `python -m tflite_fallback.build_default ../shared/data` (seeded, deterministic
-  except the date in the version), then `triage export --model tflite_fallback/models/default`.
+  except the date in the version), then `triage export --model tflite_fallback/models/default --format tflite`
+  (writes `model.tflite` fp32, `model_int8.tflite`, `labels.txt`, `vectors.json`, `export.json`).
 
 ## Training data and licences
 - Bitext customer-support intent dataset, training split (6,480 rows), `category` mapped through the

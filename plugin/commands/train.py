@@ -20,11 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--taxonomy", help="map labels onto this taxonomy ('default' = bundled)")
     p.add_argument("--out", required=True, help="model directory to write")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--buckets", type=int, default=1 << 17, help="hash buckets (embedding rows)")
-    p.add_argument("--dim", type=int, default=8, help="embedding width")
-    p.add_argument("--hidden", type=int, default=0, help="hidden ReLU layer width (0 = none)")
-    p.add_argument("--max-len", type=int, default=256, help="ids per text")
+    p.add_argument("--epochs", type=int, help="training epochs (default 20)")
+    p.add_argument("--buckets", type=int, help="hash buckets = embedding rows (default 16384)")
+    p.add_argument("--dim", type=int, help="embedding width (default 64)")
+    p.add_argument("--hidden", type=int, help="hidden ReLU layer width (default 0 = none)")
+    p.add_argument("--max-len", type=int, help="ids per text (default 512)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -36,6 +36,7 @@ def _train(args: argparse.Namespace) -> int:
         raise SystemExit("triage train: give --data and/or --soft")
     params = {"seed": args.seed, "epochs": args.epochs, "n_buckets": args.buckets, "dim": args.dim,
               "hidden": args.hidden, "max_len": args.max_len}
+    params = {k: v for k, v in params.items() if v is not None}  # unset: the estimator's defaults
     taxonomy = load_taxonomy(args.taxonomy) if args.taxonomy else None
     with tqdm(total=0, unit="step", desc="training", disable=args.quiet) as bar:
         def progress(step: int, total: int) -> None:

@@ -1,0 +1,145 @@
+"""Fallback model benchmark: BANKING77 accuracy vs size, training time, latency, OOS abstention.
+
+Usage: ``python bench/bench_fallback.py [--quick] [--data ../shared/data]``. Prints tables; the
+numbers go into docs/fallback.md. Validation = a seeded 15 % split of BANKING77 train (the test
+split is held back). Single process; the training arithmetic is numpy on however many cores
+numpy's BLAS is allowed (set OMP_NUM_THREADS=2 to mimic a 2-core box).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from plugin.datasets import load_labelled  # noqa: E402
+from tflite_fallback.calibration import expected_calibration_error  # noqa: E402
+from tflite_fallback.export_tflite import write_tflite  # noqa: E402
+from tflite_fallback.graph import dequantized_model, graph_weights  # noqa: E402
+from tflite_fallback.model import HashBagClassifier  # noqa: E402
+
+THRESHOLD = 0.6
+CONFIGS = {
+    "tiny  4k x16": dict(n_buckets=1 << 12, dim=16, epochs=20, init_scale=0.1, dropout=0.3),
+    "small 32k x16": dict(n_buckets=1 << 15, dim=16, epochs=20, init_scale=0.1, dropout=0.3),
+    "mid   16k x64": dict(n_buckets=1 << 14, dim=64, epochs=20, init_scale=0.1, dropout=0.3),
+    "large 32k x128": dict(n_buckets=1 << 15, dim=128, epochs=20, init_scale=0.1, dropout=0.3),
+}
+QUICK = ("small 32k x16",)
+
+
+def banking77(data: Path, seed: int = 0, val_fraction: float = 0.15):
+    with (data / "banking77" / "train.csv").open(newline="", encoding="utf-8") as fh:
+        rows = [(r["text"], r["category"]) for r in csv.DictReader(fh)]
+    order = np.random.default_rng(seed).permutation(len(rows))
+    n_val = int(len(rows) * val_fraction)
+    val = [rows[i] for i in order[:n_val]]
+    train = [rows[i] for i in order[n_val:]]
+    return train, val
+
+
+def p50_ms(fn, inputs, repeat: int = 1) -> float:
+    times = []
+    for x in inputs:
+        t = time.perf_counter()
+        for _ in range(repeat):
+            fn(x)
+        times.append((time.perf_counter() - t) / repeat * 1000)
+    return statistics.median(times)
+
+
+def litert_p50_ms(path: Path, ids: np.ndarray) -> float:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+
+    def run(row):
+        interp.set_tensor(inp, row[None, :])
+        interp.invoke()
+        return interp.get_tensor(out)
+
+    for row in ids[:20]:
+        run(row)
+    return p50_ms(run, ids)
+
+
+def accuracy_table(data: Path, names: tuple[str, ...]) -> dict[str, HashBagClassifier]:
+    train, val = banking77(data)
+    tx, ty = [t for t, _ in train], [y for _, y in train]
+    vx, vy = [t for t, _ in val], [y for _, y in val]
+    print(f"BANKING77: train {len(train)} (of which 10% calibrates T), validation {len(val)}")
+    print("| setting | fp32 .tflite | int8 .tflite | val acc fp32 | val acc int8 | ECE | train s |"
+          " py p50 ms | LiteRT p50 ms fp32 / int8 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    models = {}
+    tmp = Path(tempfile.mkdtemp())
+    for name in names:
+        m = HashBagClassifier(**CONFIGS[name])
+        t0 = time.perf_counter()
+        m.fit(tx, ty)
+        train_s = time.perf_counter() - t0
+        probs = m.predict_proba(vx)
+        y = np.array([m.classes_.index(v) for v in vy])
+        acc = float((probs.argmax(1) == y).mean())
+        acc8 = float((dequantized_model(m).predict_proba(vx).argmax(1) == y).mean())
+        ece = expected_calibration_error(probs, y)
+        f32 = write_tflite(tmp / f"{len(models)}.tflite", graph_weights(m), m.max_len)
+        i8 = write_tflite(tmp / f"{len(models)}_int8.tflite", graph_weights(m, int8=True), m.max_len)
+        py = p50_ms(lambda s: m.predict_proba([s]), vx[:300])
+        ids = m.featurizer.transform(vx[:300])
+        lite, lite8 = litert_p50_ms(f32, ids), litert_p50_ms(i8, ids)
+        print(f"| {name} | {f32.stat().st_size / 1e6:.2f} MB | {i8.stat().st_size / 1e6:.2f} MB | "
+              f"{acc:.4f} | {acc8:.4f} | {ece:.3f} | {train_s:.1f} | {py:.3f} | {lite:.3f} / {lite8:.3f} |",
+              flush=True)
+        models[name] = m
+    return models
+
+
+def oos_table(data: Path, params: dict) -> None:
+    root = data / "banking77-oos"
+    train = load_labelled(root / "train")
+    valid = load_labelled(root / "valid")
+    m = HashBagClassifier(**params).fit([i.text for i in train], [i.label for i in train])
+    print(f"\nBANKING77-OOS (train {len(train)} rows, 50 in-scope intents), threshold {THRESHOLD}")
+    print("| split | rows | in-scope accuracy | share >= threshold | accuracy when >= threshold |"
+          " OOS share below threshold |")
+    print("|---|---|---|---|---|---|")
+    p = m.predict_proba([i.text for i in valid])
+    ok = np.array([m.classes_[j] == i.label for j, i in zip(p.argmax(1), valid)])
+    keep = p.max(1) >= THRESHOLD
+    print(f"| valid (in-scope) | {len(valid)} | {ok.mean():.4f} | {keep.mean():.4f} | "
+          f"{ok[keep].mean():.4f} | - |")
+    for split in ("id-oos", "ood-oos"):
+        items = load_labelled(root / split / "valid")
+        top = m.predict_proba([i.text for i in items]).max(1)
+        print(f"| {split}/valid | {len(items)} | - | - | - | {(top < THRESHOLD).mean():.4f} |")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--quick", action="store_true", help="one setting only")
+    ap.add_argument("--settings", nargs="*", help=f"subset of {list(CONFIGS)}")
+    args = ap.parse_args()
+    if not (args.data / "banking77").exists():
+        print(f"skip: {args.data}/banking77 not found")
+        return 0
+    names = tuple(args.settings) if args.settings else (QUICK if args.quick else tuple(CONFIGS))
+    accuracy_table(args.data, names)
+    oos_table(args.data, CONFIGS[names[-1]])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
