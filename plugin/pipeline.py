@@ -134,7 +134,8 @@ class Pipeline:
         mode = self.mode if self.mode != "auto" else ("llm" if self.llm else "fallback")
 
         if mode == "fallback" or self.llm is None:
-            why = "fallback" if mode == "fallback" else f"{mode}: no llm configured"
+            why = {"fallback": "fallback (classifier = fallback)", "auto": "fallback: no llm configured"}.get(
+                self.mode, f"{self.mode}: no llm configured; fallback answered")
             prompt = render(self.template, self.taxonomy, ticket, subject=subj_text)
             return self._fallback_result(model_input, base, why, self._prompt_tokens(prompt),
                                          None, prompt.version, started)

@@ -151,20 +151,32 @@ def index_exists(directory: str | Path) -> bool:
 
 
 @lru_cache(maxsize=4)
-def _load_cached(directory: str) -> RetrievalIndex:
+def _load_cached(directory: str, mtime_ns: int) -> RetrievalIndex:
     return RetrievalIndex.load(directory)
 
 
 def default_index_dir(settings: object) -> Path:
-    """``settings.index_dir`` if set, else ``<instance_dir>/index``."""
+    """Where the index lives: ``settings.index_dir``; else ``index/`` beside the active fallback
+    model (so a retrained model can carry its own); else ``<instance_dir>/index``."""
     index_dir = getattr(settings, "index_dir", None)
-    return Path(index_dir) if index_dir else Path(getattr(settings, "instance_dir")) / "index"
+    if index_dir:
+        return Path(index_dir)
+    try:
+        from .fallback import model_path
+        from .registry import active_model_dir
+
+        beside = model_path(active_model_dir(settings)) / "index"  # type: ignore[arg-type]
+        if index_exists(beside):
+            return beside
+    except Exception:  # noqa: BLE001 - no registry/model yet: fall through to the instance dir
+        pass
+    return Path(getattr(settings, "instance_dir")) / "index"
 
 
 def load_retriever_for(settings: object) -> RetrievalIndex | None:
-    """The configured index, loaded once per process; None if none was built (no few-shot)."""
+    """The configured index, loaded once per process (again only after it is rebuilt);
+    None if none was built, in which case prompts carry no few-shot examples."""
     directory = default_index_dir(settings)
     if not index_exists(directory):
         return None
-    return _load_cached(str(directory.resolve()))
-
+    return _load_cached(str(directory.resolve()), (directory / INDEX_FILE).stat().st_mtime_ns)

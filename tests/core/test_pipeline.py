@@ -28,7 +28,7 @@ def test_fallback_only(default_taxonomy, tiny_fallback):
     r = Pipeline(default_taxonomy, tiny_fallback).classify(PII_TICKET, subject="Double charge")
     assert r.classifier is ClassifierSource.FALLBACK and r.score_source is ScoreSource.CALIBRATED
     assert r.label in default_taxonomy.names and r.label == "billing"
-    assert r.reason == "fallback"
+    assert r.reason == "fallback: no llm configured"
     assert r.pii_counts == {"card": 1, "phone": 1, "email": 1}
     assert all(v not in r.redacted_text for v in PII_VALUES)
     assert r.prompt_tokens > 100 and r.prompt_version == "classify_v1"
