@@ -7,7 +7,7 @@ Steps (all in a temp dir, nothing written to the repo):
 2. a starter taxonomy from the labels (`triage taxonomy from-data`);
 3. a banking77 fallback trained on the 80% (`triage train`);
 4. `triage eval` of that fallback on the 20% (JSON + HTML report);
-5. `triage compare` of prompts classify_v1 vs classify_v2 through the local OpenAI simulator on
+5. `triage compare` of prompts classify_v1 vs classify_v2 (and the fallback) through the local OpenAI simulator on
    a seeded sample of the 20%, recorded with vcrpy, then replayed (network off) to show replay
    costs nothing. The simulator's "LLM" is a deterministic keyword model, so its accuracy is
    plumbing, not a statement about any real LLM.
@@ -78,7 +78,7 @@ def main() -> int:
         os.environ.update({"TRIAGE_LLM_BASE_URL": sim.base_url, "TRIAGE_LLM_MODEL": "sim-1",
                            "TRIAGE_LLM_API_KEY": "bench", "TRIAGE_FEWSHOT_K": "0"})
         llm = [*common, "--limit", str(args.llm_limit), "--model-dir", str(work / "model"),
-               "--prompts", "classify_v1", "classify_v2", "--json"]
+               "--prompts", "classify_v1", "classify_v2", "--variant", "name=fallback,classifier=fallback", "--json"]
         rc, out, secs = cli("compare", *llm, "--record", str(work / "cassettes"), "--html", str(work / "compare"))
         requests = len(sim.requests)
     c = json.loads(out)
