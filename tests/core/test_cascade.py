@@ -101,3 +101,17 @@ def test_index_command_and_settings(tmp_path, settings, tiny_model_dir, openai_s
     r = Pipeline.from_settings(s).classify("my kettle broke, money back please")
     assert r.classifier is ClassifierSource.LLM
     assert "<example label=\"refund\">" in openai_server.requests[-1]["body"]["messages"][-1]["content"]
+
+
+def test_index_beside_the_model_is_found(tmp_path, settings, tiny_model_dir, index):
+    import shutil
+
+    from plugin.retrieval import default_index_dir, load_retriever_for
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    s = settings.model_copy(update={"model_dir": str(model_dir)})
+    assert load_retriever_for(s) is None  # nothing built yet: prompts simply carry no examples
+    index.save(model_dir / "index")
+    assert default_index_dir(s) == model_dir / "index"
+    assert len(load_retriever_for(s)) == len(index)
