@@ -148,7 +148,10 @@ class LLMClassifier:
             raise _AttemptFailed("connection", str(exc)) from None
         except (ValueError, TypeError) as exc:  # malformed body the SDK could not parse
             raise _AttemptFailed("invalid_json", str(exc)) from None
-        return self._parse(response)
+        try:
+            return self._parse(response)
+        except (AttributeError, KeyError, IndexError, TypeError) as exc:  # a response of the wrong shape
+            raise _AttemptFailed("invalid_response", repr(exc)[:200]) from None
 
     def _parse(self, response: Any) -> LLMOutcome:
         usage = getattr(response, "usage", None)

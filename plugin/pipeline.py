@@ -153,7 +153,10 @@ class Pipeline:
         prompt = render(self.template, self.taxonomy, ticket, subject=subj_text, examples=self._examples(query))
         try:
             outcome = self.llm.classify(prompt)
-        except LLMError as exc:
+        except Exception as exc:  # noqa: BLE001 - any LLM trouble must end in the fallback, never a crash
+            if not isinstance(exc, LLMError):
+                log.exception("unexpected error from the LLM client")
+                exc = LLMError("unexpected", repr(exc)[:200])
             prefix = "cascade: fallback unsure, " if mode == "cascade" else ""
             why = f"{prefix}llm failed: {exc.kind} after {exc.attempts} attempt(s); fallback answered"
             log.warning("llm failed (%s); using the fallback", exc.kind)

@@ -135,3 +135,14 @@ def test_vcr_replays_a_recorded_llm_call(default_taxonomy, tiny_fallback, tmp_pa
             build_client(base_url, "k", 5.0), "sim-model", default_taxonomy.names)).classify("My parcel has not arrived")
     assert replayed.classifier is ClassifierSource.LLM
     assert (replayed.label, replayed.score, replayed.prompt_tokens) == (live.label, live.score, live.prompt_tokens)
+
+
+def test_unexpected_client_error_still_falls_back(default_taxonomy, tiny_fallback):
+    class Broken:
+        model = "broken"
+
+        def classify(self, prompt):
+            raise RuntimeError("boom")
+
+    r = Pipeline(default_taxonomy, tiny_fallback, llm=Broken()).classify("where is my parcel")
+    assert r.classifier is ClassifierSource.FALLBACK and "llm failed: unexpected" in r.reason
