@@ -18,7 +18,8 @@ class LLMError(TriageError):
 
     Attributes:
         kind: short machine-readable reason (timeout, rate_limited, server_error, invalid_json,
-            invalid_label, refusal, connection).
+            truncated, invalid_label, invalid_response, refusal, connection, auth, bad_request,
+            unexpected).
         attempts: how many calls were made.
         prompt_tokens / completion_tokens: usage spent before failing (for cost tracking).
     """
