@@ -62,6 +62,9 @@ class Settings(BaseModel):
     redis_url: str = "redis://127.0.0.1:6379/0"
     workers: int = Field(2, ge=1)
     max_attempts: int = Field(6, ge=1)
+    # FULL: an acknowledged webhook survives power loss (fsync per group commit); NORMAL: survives
+    # a killed process but not an OS crash, for disks where fsync is slow (see docs/webhooks.md).
+    store_synchronous: Literal["FULL", "NORMAL"] = "FULL"
 
     # --- HTTP service ------------------------------------------------------------------------
     host: str = "127.0.0.1"

@@ -157,6 +157,7 @@ class FreshdeskSimulator(HelpdeskSimulator):
                     t[key] = data[key]
             t["updated_at"] = _iso(time.time())
             self.writes[str(tid)] += 1
+            self.last_write_at[str(tid)] = time.monotonic()
             self._fire(TICKET_UPDATES, t, "{ticket_action:updated}")
             return self._reply(200, t)
 

@@ -53,6 +53,7 @@ class HelpdeskSimulator:
         self.app = Flask(f"sim_{self.vendor}")
         self.faults: collections.deque[tuple[str, Fault]] = collections.deque()
         self.writes: collections.Counter[str] = collections.Counter()  # successful API writes per ticket id
+        self.last_write_at: dict[str, float] = {}  # time.monotonic() of each ticket's latest write
         self.requests_seen: list[tuple[str, str]] = []
         self.deliveries: list[Delivery] = []
         self.rate_limit_per_minute = rate_limit_per_minute

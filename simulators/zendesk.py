@@ -247,6 +247,7 @@ class ZendeskSimulator(HelpdeskSimulator):
     def _commit_update(self, t: dict[str, Any], changes: list[dict[str, Any]]):
         t["updated_at"] = self._stamp(t)
         self.writes[str(t["id"])] += 1
+        self.last_write_at[str(t["id"])] = time.monotonic()
         self._fire(t, created=False)
         remaining = self.per_ticket_updates - len(self._updates[t["id"]])
         return self._reply(200, {"ticket": t, "audit": {"events": changes}},

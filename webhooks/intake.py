@@ -11,16 +11,16 @@ from plugin.helpdesk.tags import safe_tag
 
 from .errors import reject
 from .payloads import TicketEvent, dedup_key
-from .runtime import get_queue, get_store, metrics, settings
+from .runtime import get_committer, get_store, metrics, settings
 
 log = logging.getLogger("webhooks")
 
 
 def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
-    """Answer 202 only once the event row is committed; the queue entry is best effort.
+    """Answer 202 only once the event row is committed (group commit, see ``committer``).
 
-    If enqueueing fails after the commit, the row stays ``received`` and the recovery sweep picks
-    it up, so the 202 is still truthful.
+    Enqueueing happens after the commit in the committer thread; if it fails or the process dies
+    first, the row stays ``received`` and the recovery sweep picks it up, so the 202 is truthful.
     """
     m = metrics()
     if event.tags and safe_tag(settings().guard_tag) in event.tags:
@@ -31,19 +31,14 @@ def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
         m.webhooks.labels(event.vendor, "ignored_guard").inc()
         return jsonify(status="ignored", reason="guard tag present: already classified"), 200
     try:
-        event_id, created = get_store().add_event(event.vendor, event.ticket_id,
-                                                  dedup_key(event, raw, invocation_id),
-                                                  event_type=event.event_type,
-                                                  payload=event.audit_payload())
+        event_id, created = get_committer().add(vendor=event.vendor, ticket_id=event.ticket_id,
+                                                dedup_key=dedup_key(event, raw, invocation_id),
+                                                event_type=event.event_type, payload=event.audit_payload())
     except Exception as exc:
         log.error("cannot store %s event for ticket %s: %s", event.vendor, event.ticket_id, type(exc).__name__)
         return reject(503, "event store unavailable, retry later", event.vendor)
     if not created:
         m.webhooks.labels(event.vendor, "duplicate").inc()
         return jsonify(status="duplicate", event_id=event_id), 200
-    try:
-        get_queue().enqueue_event(event_id)
-    except Exception as exc:  # stored is what matters; the sweep re-enqueues
-        log.error("enqueue failed for event %s (sweep will retry): %s", event_id, type(exc).__name__)
     m.webhooks.labels(event.vendor, "accepted").inc()
     return jsonify(status="accepted", event_id=event_id), 202

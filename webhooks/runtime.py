@@ -32,7 +32,7 @@ def _get(name: str, factory):
 
 
 def get_store() -> EventStore:
-    return _get("store", lambda: EventStore(settings().db_path))
+    return _get("store", lambda: EventStore(settings().db_path, synchronous=settings().store_synchronous))
 
 
 def get_queue():
@@ -44,3 +44,13 @@ def get_queue():
 
 def metrics() -> Metrics:
     return current_app.extensions["triage"]["metrics"]
+
+
+def get_committer():
+    """The group committer feeding this app's store and queue."""
+    from .committer import GroupCommitter
+
+    def make():
+        queue = get_queue()  # resolved here: the committer thread has no app context
+        return GroupCommitter(get_store(), queue.enqueue_event)
+    return _get("committer", make)

@@ -49,7 +49,7 @@ def work(settings: Settings, *, announce=print) -> int:
 
     from .queue import make_queue
 
-    queue = make_queue(settings, store=EventStore(settings.db_path))
+    queue = make_queue(settings, store=EventStore(settings.db_path, synchronous=settings.store_synchronous))
     queue.sweep(release_leases=False)
     queue.context()
     announce(f"triage worker: {settings.workers} workers on {settings.queue_backend} queue")

@@ -1,0 +1,177 @@
+"""Webhook service benchmarks (loopback only, bounded; prints numbers, asserts nothing).
+
+1. Accept throughput and latency: signed Zendesk webhooks (verify → durable insert → enqueue)
+   beside a bare Flask endpoint on the same app and the same waitress server, in the same run.
+   The server is a separate process; the load generator uses keep-alive connections.
+2. Ticket → tags-written latency through the Zendesk simulator (trigger → signed webhook →
+   queue → fallback classifier → GET + PUT), one ticket at a time.
+
+Usage: python bench/bench_webhooks.py [--requests 2000] [--concurrency 8] [--tickets 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SECRET = "bench-secret"
+
+
+def serve(instance: str, synchronous: str) -> None:
+    """Child process: the real app plus a bare route, on waitress, port printed on stdout."""
+    import waitress
+
+    from plugin.config import load_settings
+    from webhooks import create_app
+    from webhooks.service import WAITRESS_THREADS
+
+    settings = load_settings({"instance_dir": instance, "zendesk_signing_secret": SECRET,
+                              "store_synchronous": synchronous}, env={})
+    app = create_app(settings)
+    app.add_url_rule("/bare", "bare", lambda: ("ok", 200), methods=["POST"])
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=WAITRESS_THREADS)
+    print(server.effective_port, flush=True)
+    server.run()
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def load(port: int, path: str, n: int, concurrency: int, signed: bool) -> tuple[float, list[float]]:
+    from simulators.zendesk import sign
+
+    per = n // concurrency
+    latencies: list[float] = []
+    lock = threading.Lock()
+    ts = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    base = int(time.time() * 1000) % 10**9 * 100
+
+    def worker(w: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine = []
+        for i in range(per):
+            body = json.dumps({"ticket_id": str(base + w * per + i), "subject": "Refund",
+                               "description": "I was charged twice", "tags": "vip"}).encode()
+            headers = {"Content-Type": "application/json"}
+            if signed:
+                headers.update({"X-Zendesk-Webhook-Signature": sign(SECRET, ts, body),
+                                "X-Zendesk-Webhook-Signature-Timestamp": ts})
+            t0 = time.perf_counter()
+            conn.request("POST", path, body=body, headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            mine.append(time.perf_counter() - t0)
+            if resp.status >= 300:
+                raise RuntimeError(f"{path}: HTTP {resp.status}")
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(concurrency)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return len(latencies) / (time.perf_counter() - t0), latencies
+
+
+def bench_accept(n: int, concurrency: int, synchronous: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        child = subprocess.Popen([sys.executable, __file__, "--serve", tmp, "--sync", synchronous],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(child.stdout.readline())
+            load(port, "/bare", 200, concurrency, False)  # warm-up
+            load(port, "/webhooks/zendesk", 200, concurrency, True)
+            # interleaved rounds, median of each: other load on the machine hits both alike
+            bare_runs, hook_runs = [], []
+            for _ in range(3):
+                bare_runs.append(load(port, "/bare", n // 3, concurrency, False))
+                hook_runs.append(load(port, "/webhooks/zendesk", n // 3, concurrency, True))
+            bare_rps = statistics.median(r for r, _ in bare_runs)
+            hook_rps = statistics.median(r for r, _ in hook_runs)
+            bare = [x for _, lat in bare_runs for x in lat]
+            hook = [x for _, lat in hook_runs for x in lat]
+        finally:
+            child.terminate()
+            child.wait(10)
+    print(f"-- store_synchronous={synchronous}")
+    print(f"accept  bare Flask   : {bare_rps:7.0f} req/s  p50 {_pct(bare, .5):5.1f} ms  p99 {_pct(bare, .99):5.1f} ms")
+    print(f"accept  zendesk hook : {hook_rps:7.0f} req/s  p50 {_pct(hook, .5):5.1f} ms  p99 {_pct(hook, .99):5.1f} ms")
+    print(f"accept  ratio        : {hook_rps / bare_rps:6.0%} of bare (goal >= 50%), p99 goal <= 50 ms "
+          f"(median of 3 interleaved rounds, {n} requests each, {concurrency} connections, {os.cpu_count()} CPUs)")
+
+
+def bench_end_to_end(tickets: int) -> None:
+    import logging
+
+    import requests
+
+    from plugin.config import load_settings
+    from simulators.zendesk import ZendeskSimulator
+    from webhooks.service import EmbeddedService
+
+    logging.disable(logging.INFO)
+    with tempfile.TemporaryDirectory() as tmp, ZendeskSimulator() as zd:
+        settings = load_settings({"instance_dir": Path(tmp) / "instance", "classifier": "fallback",
+                                  "zendesk_base_url": zd.base_url, "zendesk_email": zd.email,
+                                  "zendesk_api_token": zd.api_token, "zendesk_signing_secret": SECRET}, env={})
+        svc = EmbeddedService(settings).start()
+        auth = (f"{zd.email}/token", zd.api_token)
+        hook = requests.post(zd.base_url + "/api/v2/webhooks", auth=auth, json={"webhook": {
+            "name": "b", "endpoint": svc.base_url + "/webhooks/zendesk", "http_method": "POST",
+            "request_format": "json", "status": "active", "signing_secret": {"secret": SECRET}}}).json()["webhook"]
+        body = json.dumps({"ticket_id": "{{ticket.id}}", "subject": "{{ticket.title}}", "tags": "{{ticket.tags}}"})
+        requests.post(zd.base_url + "/api/v2/triggers", auth=auth, json={"trigger": {
+            "title": "b", "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"}]},
+            "actions": [{"field": "notification_webhook", "value": [hook["id"], body]}]}})
+        texts = ["I was charged twice for my order", "My parcel has not arrived", "I forgot my password",
+                 "How do I cancel my order?", "The app crashes when I log in"]
+        latencies = []
+        for i in range(tickets):
+            t0 = time.monotonic()
+            tid = str(zd.create_ticket("Help", texts[i % len(texts)])["id"])
+            deadline = t0 + 10
+            while tid not in zd.last_write_at and time.monotonic() < deadline:
+                time.sleep(0.001)
+            latencies.append(zd.last_write_at.get(tid, float("nan")) - t0)
+        svc.stop()
+    ok = [x for x in latencies if x == x] or [float("inf")]
+    print(f"ticket->tags written : p50 {_pct(ok, .5):5.1f} ms  p90 {_pct(ok, .9):5.1f} ms  "
+          f"max {max(ok) * 1000:5.1f} ms  ({len(ok)}/{tickets} tagged; fallback path; goal p50 <= 50 ms)")
+    print(f"  (mean {statistics.mean(ok) * 1000:.1f} ms; includes webhook delivery, queue pick-up, GET+GET+PUT)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve")
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--tickets", type=int, default=50)
+    parser.add_argument("--sync", choices=["FULL", "NORMAL", "both"], default="both")
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.sync)
+        return
+    for sync in (("FULL", "NORMAL") if args.sync == "both" else (args.sync,)):
+        bench_accept(args.requests, args.concurrency, sync)
+    bench_end_to_end(args.tickets)
+
+
+if __name__ == "__main__":
+    main()
