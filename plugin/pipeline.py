@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["auto", "llm", "fallback", "cascade"]
 SUBJECT_TOKEN_BUDGET = 48  # subjects are short; a pasted body in the subject must not eat the budget
 RANKING_SIZE = 5
+MAX_CHARS_PER_TOKEN = 12  # characters redacted per budget token; real text averages about 4
 
 
 class FallbackModel(Protocol):
@@ -118,9 +119,14 @@ class Pipeline:
         started = time.perf_counter()
         clean_body = normalize(text or "")
         clean_subject = normalize(subject) if subject else ""
-        body = redact(clean_body, self.phone_regions)
-        subj = redact(clean_subject, self.phone_regions) if clean_subject else None
+        # Only the first `token_budget` tokens are ever sent, so redaction need not scan a 1 MB
+        # paste; the character cap is far beyond the token cut, which then removes any PII split
+        # at the cap.
+        char_cap = self.token_budget * MAX_CHARS_PER_TOKEN
+        body = redact(clean_body[:char_cap], self.phone_regions)
+        subj = redact(clean_subject[:char_cap], self.phone_regions) if clean_subject else None
         ticket, truncated = truncate(body.text, self.token_budget, self.encoding)
+        truncated = truncated or len(clean_body) > char_cap
         subj_text = truncate(subj.text, SUBJECT_TOKEN_BUDGET, self.encoding)[0] if subj else None
         pii = dict(body.counts)
         for kind, n in (subj.counts if subj else {}).items():

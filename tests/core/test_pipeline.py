@@ -146,3 +146,10 @@ def test_unexpected_client_error_still_falls_back(default_taxonomy, tiny_fallbac
 
     r = Pipeline(default_taxonomy, tiny_fallback, llm=Broken()).classify("where is my parcel")
     assert r.classifier is ClassifierSource.FALLBACK and "llm failed: unexpected" in r.reason
+
+
+def test_huge_paste_is_bounded_and_still_redacted(default_taxonomy, tiny_fallback):
+    text = "call me on +1 415 555 0100 about my card 4111 1111 1111 1111. " * 20000
+    r = Pipeline(default_taxonomy, tiny_fallback, token_budget=64).classify(text)
+    assert r.truncated and "4111" not in r.redacted_text and "555 0100" not in r.redacted_text
+    assert r.pii_counts["card"] >= 1 and r.pii_counts["phone"] >= 1
