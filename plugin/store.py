@@ -220,16 +220,19 @@ class EventStore:
     def claim(self, event_id: str, *, lease_s: float = DEFAULT_LEASE_S) -> Event | None:
         """Atomically move an event to ``processing`` and count the attempt.
 
-        Returns None when the event is finished, or held by a live worker (unexpired lease), so a
-        duplicate queue entry does nothing.
+        Returns None when the event is finished, held by a live worker (unexpired lease), or when
+        another event of the same ticket is being processed (the caller retries shortly), so a
+        duplicate queue entry does nothing and one ticket never has two writers.
         """
         now = self._clock()
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE events SET state=?, lease_until=?, attempts=attempts+1, updated_at=?"
-                " WHERE id=? AND (state IN (?, ?) OR (state=? AND (lease_until IS NULL OR lease_until<?)))",
+                " WHERE id=? AND (state IN (?, ?) OR (state=? AND (lease_until IS NULL OR lease_until<?)))"
+                " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.vendor=events.vendor"
+                "  AND o.ticket_id=events.ticket_id AND o.id<>events.id AND o.state=? AND o.lease_until>=?)",
                 (EventState.PROCESSING, now + lease_s, now, event_id, EventState.RECEIVED,
-                 EventState.RETRY, EventState.PROCESSING, now))
+                 EventState.RETRY, EventState.PROCESSING, now, EventState.PROCESSING, now))
             if cur.rowcount != 1:
                 return None
             return Event.from_row(db.execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable
 
 from huey import RedisHuey, SqliteHuey
@@ -70,8 +71,10 @@ class TriageQueue:
         if release_leases:
             self.store.release_all()
         events = self.store.unfinished()
-        for event in events:
-            self.enqueue_event(event.id)
+        now = time.time()
+        for event in events:  # a parked retry keeps its backoff / Retry-After
+            wait = (event.next_attempt_at or 0) - now
+            self.enqueue_event(event.id, delay=wait if wait > 0 else None)
         if events:
             log.info("recovery sweep re-enqueued %d unfinished events", len(events))
         return len(events)

@@ -172,3 +172,19 @@ def test_event_without_api_config_is_dead(service_factory):
     assert wait_for(lambda: svc.store.get(event_id).state.finished)
     ev = svc.store.get(event_id)
     assert ev.state is EventState.DEAD and ev.last_error == "zendesk API not configured"
+
+
+def test_one_ticket_never_has_two_writers(tmp_path):
+    from plugin.store import EventStore
+
+    store = EventStore(tmp_path / "s.sqlite3")
+    a, _ = store.add_event("zendesk", "9", "a")
+    b, _ = store.add_event("zendesk", "9", "b")
+    c, _ = store.add_event("zendesk", "10", "c")
+    assert store.claim(a) is not None
+    assert store.claim(a) is None  # duplicate queue entry while leased
+    assert store.claim(b) is None and store.get(b).state is EventState.RECEIVED  # same ticket: wait
+    assert store.claim(c) is not None  # other tickets proceed
+    store.finish(a, EventState.WRITTEN_BACK, tags_written=["triage_refund"])
+    assert store.claim(b) is not None
+    assert store.get(a).tags_written == ["triage_refund"] and store.get(a).attempts == 1
