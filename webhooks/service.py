@@ -11,6 +11,16 @@ log = logging.getLogger("webhooks.service")
 WAITRESS_THREADS = 8  # request threads; a request only verifies, commits one row and enqueues
 
 
+def waitress_body_cap(settings: Settings) -> int:
+    """Waitress's own hard cap, above the app's limit on purpose.
+
+    Waitress answers an over-size body itself with a plain-text 413; keeping its cap above
+    ``max_body_bytes`` lets Flask answer the usual over-size request with the JSON 413 every
+    other rejection uses, while waitress still bounds what a hostile client can make it buffer.
+    """
+    return 2 * settings.max_body_bytes + 64 * 1024
+
+
 def build(settings: Settings):
     """The app, its queue, and a recovery sweep (a sole SQLite consumer may release stale leases)."""
     from . import create_app
@@ -30,7 +40,7 @@ def serve(settings: Settings, *, announce=print) -> int:
     app, queue = build(settings)
     queue.context()  # load the model before the first ticket arrives
     server = waitress.create_server(app, host=settings.host, port=settings.port, threads=WAITRESS_THREADS,
-                                    max_request_body_size=settings.max_body_bytes, ident="triage")
+                                    max_request_body_size=waitress_body_cap(settings), ident="triage")
     http = threading.Thread(target=server.run, name="http", daemon=True)
     http.start()
     announce(f"triage serve: listening on http://{settings.host}:{server.effective_port} "
