@@ -65,6 +65,7 @@ class ZendeskSimulator(HelpdeskSimulator):
         self.per_ticket_updates = per_ticket_updates
         self.escape_placeholders = escape_placeholders
         self.account_id = account_id
+        self.webhook_retry_delays = [0.2, 0.5, 1.0, 2.0, 4.0]  # up to 5 retries (timeouts; 409 in practice 3)
         self.tickets: dict[int, dict[str, Any]] = {}
         self.deleted: set[int] = set()
         self.webhooks: dict[str, dict[str, Any]] = {}
@@ -375,4 +376,4 @@ class ZendeskSimulator(HelpdeskSimulator):
                 except ValueError:
                     return False
             return False
-        self.deliver(hook["endpoint"], body, headers, [0.2, 0.5, 1.0, 2.0, 4.0], retry_on)
+        self.deliver(hook["endpoint"], body, headers, list(self.webhook_retry_delays), retry_on)
