@@ -71,9 +71,28 @@ def recording(record_dir: str | Path | None = None, replay_dir: str | Path | Non
     recorder.register_matcher("raw_body", _same_body)
     from vcr.errors import CannotOverwriteExistingCassetteException
 
+    misses: list[str] = []
     try:
         with recorder.use_cassette(str(path), allow_playback_repeats=True) as cassette:
+            _track_misses(cassette, misses)
             yield cassette
     except CannotOverwriteExistingCassetteException as exc:
-        raise ConfigError(f"an LLM request is not in {path} (the prompt, taxonomy, model or items "
-                          f"changed); record it with --record {directory}") from exc
+        misses.append(str(exc))
+    if replay_dir and misses:
+        # The pipeline turns any LLM client error into a fallback answer, so a miss would otherwise
+        # pass silently as a fallback result; a replayed run must be the recorded run or nothing.
+        raise ConfigError(f"{len(misses)} LLM request(s) not in {path} (the prompt, taxonomy, model or "
+                          f"items changed); record them with --record {directory}")
+
+
+def _track_misses(cassette, misses: list[str]) -> None:
+    """Note every request the cassette cannot answer (vcrpy raises inside the HTTP client)."""
+    original = cassette.can_play_response_for
+
+    def can_play(request) -> bool:
+        ok = original(request)
+        if not ok:
+            misses.append(request.uri)
+        return ok
+
+    cassette.can_play_response_for = can_play
