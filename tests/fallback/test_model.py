@@ -121,3 +121,23 @@ def test_soft_targets_validation() -> None:
         HashBagClassifier().fit(["a", "b"], soft_targets=np.ones((2, 2)))  # no classes
     with pytest.raises(ValueError):
         HashBagClassifier().fit(["a", "b"], soft_targets=np.ones((2, 3)), classes=["x", "y"])
+
+
+def test_held_out_metrics_measured_before_refit(small_split) -> None:
+    train, _ = small_split
+    m = _fit(train, refit=True)
+    assert m.held_out_["rows"] == round(len(train) * 0.1)
+    assert 0.8 < m.held_out_["accuracy"] <= 1.0 and 0.0 <= m.held_out_["ece"] < 0.2
+    assert m.n_train_ == len(train)  # the final model saw every row
+    no_refit = _fit(train, refit=False)
+    assert no_refit.n_train_ == len(train) - m.held_out_["rows"]
+    assert no_refit.temperature_ == pytest.approx(m.temperature_)  # same first phase, same T
+
+
+def test_progress_reports_every_step(small_split) -> None:
+    seen: list[tuple[int, int]] = []
+    HashBagClassifier(**{**SMALL, "epochs": 2}).fit(
+        [i.text for i in small_split[0][:100]], [i.label for i in small_split[0][:100]],
+        progress=lambda step, total: seen.append((step, total)))
+    steps = [s for s, _ in seen]
+    assert steps == list(range(1, len(steps) + 1)) and seen[-1][0] == seen[-1][1]
