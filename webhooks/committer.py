@@ -37,9 +37,18 @@ class GroupCommitter:
         self._cv = threading.Condition()
         self._queue: list[_Pending] = []
         self._leader = False
+        # Batching pays only when a commit waits for fsync; without it the wake-ups cost more.
+        self._batch = store.synchronous == "FULL"
+        self._lock = threading.Lock()
 
     def add(self, **item: Any) -> tuple[str, bool]:
         """Store one event durably; returns ``(event_id, created)`` once committed."""
+        if not self._batch:
+            with self._lock:  # one writer at a time, without SQLite's sleeping busy handler
+                event_id, created = self.store.add_events([item])[0]
+            if created:
+                self._created(event_id)
+            return event_id, created
         mine = _Pending(item)
         with self._cv:
             self._queue.append(mine)
@@ -64,13 +73,16 @@ class GroupCommitter:
             self._cv.notify_all()
         for event_id, created in results:
             if created:
-                try:
-                    self.on_created(event_id)
-                except Exception as exc:  # the sweep re-enqueues at next start
-                    log.error("enqueue failed for event %s: %s", event_id, type(exc).__name__)
+                self._created(event_id)
         if not mine.done:  # more than MAX_BATCH were waiting; go round again
             return self.add(**item)
         return self._result(mine)
+
+    def _created(self, event_id: str) -> None:
+        try:
+            self.on_created(event_id)
+        except Exception as exc:  # the sweep re-enqueues at next start
+            log.error("enqueue failed for event %s: %s", event_id, type(exc).__name__)
 
     @staticmethod
     def _result(p: _Pending) -> tuple[str, bool]:
