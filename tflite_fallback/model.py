@@ -47,8 +47,8 @@ class HashBagClassifier:
         weight_decay: L2 on the dense layers.
         calib_fraction: share of the training rows held out to fit the temperature (and to
             measure ``held_out_`` accuracy/ECE).
-        refit: after fitting the temperature, retrain on all rows (+0.6 points on BANKING77;
-            twice the training time).
+        refit: after fitting the temperature, retrain on all rows (twice the training time; on
+            BANKING77 the gain was within seed noise: 90.50 vs 90.48 % mean of 4 seeds).
         init_scale: embeddings start uniform in ``±init_scale``.
         dropout: share of a row's ids dropped at random in each training step (regularises
             towards not relying on any single n-gram).
@@ -59,7 +59,7 @@ class HashBagClassifier:
                  char_ngrams: tuple[int, int] = (2, 5), word_bigrams: bool = True,
                  pooling: str = "mean", epochs: int = 20, batch_size: int = 32, lr: float = 0.02,
                  weight_decay: float = 0.0, calib_fraction: float = 0.1, init_scale: float = 0.1,
-                 dropout: float = 0.3, refit: bool = True, seed: int = 0) -> None:
+                 dropout: float = 0.3, refit: bool = False, seed: int = 0) -> None:
         self.n_buckets = n_buckets
         self.dim = dim
         self.hidden = hidden
