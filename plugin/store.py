@@ -290,6 +290,16 @@ class EventStore:
             " ORDER BY created_at", (EventState.RECEIVED, EventState.RETRY, EventState.PROCESSING, now))
         return [Event.from_row(r) for r in rows]
 
+    def stalled(self, *, grace_s: float = 60.0) -> list[Event]:
+        """Unfinished events nobody seems to be handling: received or due for retry more than
+        ``grace_s`` ago, or processing with an expired lease (a worker thread died)."""
+        now = self._clock()
+        rows = self._conn().execute(
+            "SELECT * FROM events WHERE (state=? AND created_at<?) OR (state=? AND next_attempt_at<?)"
+            " OR (state=? AND lease_until<?) ORDER BY created_at",
+            (EventState.RECEIVED, now - grace_s, EventState.RETRY, now - grace_s, EventState.PROCESSING, now))
+        return [Event.from_row(r) for r in rows]
+
     def events(self, *, vendor: str | None = None, ticket_id: str | None = None,
                state: EventState | None = None, since: float | None = None,
                limit: int | None = None) -> Iterator[Event]:

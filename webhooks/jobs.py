@@ -128,10 +128,17 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
         store.schedule_retry(event_id, delay_s=delay, error=str(exc))
         log.info("event %s retry in %.1fs (attempt %d): %s", event_id, delay, event.attempts, exc)
         return delay
-    except (TriageError, ValueError, KeyError, TypeError) as exc:
-        # A bug or bad data: retrying forever would not help; keep the reason.
-        log.exception("event %s failed", event_id)
+    except TriageError as exc:  # configuration or pipeline refused: retrying cannot help
+        log.error("event %s failed: %s", event_id, exc)
         return _finish(ctx, event_id, event.vendor, EventState.DEAD, error=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # unexpected (a bug, odd data): a few retries, then dead with the reason
+        log.exception("event %s failed unexpectedly", event_id)
+        delay = ctx.policy.delay(event.attempts)
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        if delay is None:
+            return _finish(ctx, event_id, event.vendor, EventState.DEAD, error=error)
+        store.schedule_retry(event_id, delay_s=delay, error=error)
+        return delay
 
 
 def _finish(ctx: JobContext, event_id: str, vendor: str, state: EventState, *,

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Callable
 
-from huey import RedisHuey, SqliteHuey
+from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 
@@ -26,6 +26,7 @@ TASK_NAME = "triage.process_event"
 POLL_INITIAL_S = 0.005
 POLL_BACKOFF = 1.5
 POLL_MAX_S = 0.025
+STALL_GRACE_S = 60.0  # an event untouched this long is re-enqueued by the periodic sweep
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -47,6 +48,7 @@ class TriageQueue:
         self._context: JobContext | None = None
         self._lock = threading.Lock()
         self._task = huey.task(name=TASK_NAME, retries=0)(self._run)
+        huey.periodic_task(crontab(minute="*"), name="triage.sweep_stalled")(self.sweep_stalled)
 
     def context(self) -> JobContext:
         """Built on first use in the process that consumes (the receiver never needs the model)."""
@@ -79,9 +81,18 @@ class TriageQueue:
             log.info("recovery sweep re-enqueued %d unfinished events", len(events))
         return len(events)
 
+    def sweep_stalled(self) -> int:
+        """Every minute while running: re-enqueue events that fell through (duplicates are no-ops)."""
+        events = self.store.stalled(grace_s=STALL_GRACE_S)
+        for event in events:
+            self.enqueue_event(event.id)
+        if events:
+            log.warning("re-enqueued %d stalled events", len(events))
+        return len(events)
+
     def consumer(self, workers: int, *, embedded: bool, graceful_signal: str = "INT") -> Consumer:
         cls = EmbeddedConsumer if embedded else Consumer
-        return cls(self.huey, workers=workers, worker_type="thread", periodic=False,
+        return cls(self.huey, workers=workers, worker_type="thread", periodic=True,
                    initial_delay=POLL_INITIAL_S, backoff=POLL_BACKOFF, max_delay=POLL_MAX_S,
                    scheduler_interval=1, check_worker_health=True,
                    graceful_signal=graceful_signal)

@@ -57,11 +57,15 @@ class Transport:
         url = f"{self.base_url}{path}"
         try:
             resp = self.session.request(method, url, json=json, timeout=self.timeout_s)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+        except requests.RequestException as exc:  # timeouts, resets, broken chunked bodies
             raise HelpdeskError(f"{self.vendor} {method} {path}: {type(exc).__name__}", retryable=True) from exc
         status = resp.status_code
         if status < 300:
-            return resp.json() if resp.content else None
+            try:
+                return resp.json() if resp.content else None
+            except ValueError as exc:  # a proxy's HTML page, a truncated body: try again later
+                raise HelpdeskError(f"{self.vendor} {method} {path}: invalid JSON", status=status,
+                                    retryable=True) from exc
         where = f"{self.vendor} {method} {path}: HTTP {status}"
         if status == 429 or (status == 503 and "Retry-After" in resp.headers):
             raise RateLimitedError(where, status=status,

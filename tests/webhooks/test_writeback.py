@@ -188,3 +188,35 @@ def test_one_ticket_never_has_two_writers(tmp_path):
     store.finish(a, EventState.WRITTEN_BACK, tags_written=["triage_refund"])
     assert store.claim(b) is not None
     assert store.get(a).tags_written == ["triage_refund"] and store.get(a).attempts == 1
+
+
+def test_stalled_events_are_found(tmp_path):
+    from plugin.store import EventStore
+
+    now = [1000.0]
+    store = EventStore(tmp_path / "s.sqlite3", clock=lambda: now[0])
+    a, _ = store.add_event("zendesk", "1", "a")
+    now[0] += 30
+    assert store.stalled(grace_s=60) == []
+    now[0] += 31
+    assert [e.id for e in store.stalled(grace_s=60)] == [a]
+    store.claim(a, lease_s=120)
+    assert store.stalled(grace_s=60) == []
+    now[0] += 121  # the worker holding it died
+    assert [e.id for e in store.stalled(grace_s=60)] == [a]
+
+
+def test_unexpected_error_retries_then_dead(tmp_path, zd):
+    ctx = _ctx(tmp_path, zd=zd, max_attempts=2)
+
+    def broken(text, subject):
+        raise RuntimeError("model file vanished")
+    ctx.classify = broken
+    t = zd.create_ticket("Refund", REFUND)
+    event_id, _ = ctx.store.add_event("zendesk", str(t["id"]), "k9")
+    assert run_event(ctx, event_id) is not None
+    assert ctx.store.get(event_id).state is EventState.RETRY
+    assert run_event(ctx, event_id) is None
+    ev = ctx.store.get(event_id)
+    assert ev.state is EventState.DEAD and ev.last_error == "RuntimeError: model file vanished"
+    assert zd.writes[str(t["id"])] == 0
