@@ -200,22 +200,26 @@ class EventStore:
         """
         now = self._clock()
         out: list[tuple[str, bool]] = []
+        if len(items) == 1:  # one statement is its own transaction: no BEGIN/COMMIT round trips
+            return [self._insert(self._conn(), items[0], now)]
         with self._tx() as db:
             for item in items:
-                event_id = uuid.uuid4().hex
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
-                    " payload, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                    (event_id, item["vendor"], str(item["ticket_id"]), item["dedup_key"],
-                     item.get("event_type", ""), EventState.RECEIVED, json.dumps(item.get("payload") or {}),
-                     now, now))
-                if cur.rowcount == 1:
-                    out.append((event_id, True))
-                else:
-                    row = db.execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
-                                     (item["vendor"], item["dedup_key"])).fetchone()
-                    out.append((row["id"], False))
+                out.append(self._insert(db, item, now))
         return out
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, item: dict[str, Any], now: float) -> tuple[str, bool]:
+        event_id = uuid.uuid4().hex
+        cur = db.execute(
+            "INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
+            " payload, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (event_id, item["vendor"], str(item["ticket_id"]), item["dedup_key"], item.get("event_type", ""),
+             EventState.RECEIVED, json.dumps(item.get("payload") or {}), now, now))
+        if cur.rowcount == 1:
+            return event_id, True
+        row = db.execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
+                         (item["vendor"], item["dedup_key"])).fetchone()
+        return row["id"], False
 
     def claim(self, event_id: str, *, lease_s: float = DEFAULT_LEASE_S) -> Event | None:
         """Atomically move an event to ``processing`` and count the attempt.
