@@ -35,7 +35,7 @@ def run_demo(data_dir: Path, n: int = 8, timeout_s: float = 60.0, out=print) -> 
     from webhooks.service import EmbeddedService
 
     tickets = sample_tickets(data_dir, n)
-    for name in ("huey", "huey.consumer", "webhooks", "webhooks.jobs", "webhooks.queue"):
+    for name in ("huey", "huey.consumer", "webhooks", "webhooks.jobs", "webhooks.queue", "werkzeug"):
         logging.getLogger(name).setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="triage-demo-") as tmp, \
             ZendeskSimulator() as zd, FreshdeskSimulator() as fd:
