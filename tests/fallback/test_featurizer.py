@@ -70,3 +70,12 @@ def test_shipped_vectors_match_bundled_model(vectors: dict) -> None:
     np.testing.assert_allclose(probs, expected, atol=1e-6)
     assert any(len(c["ids"]) == feat_len for c in vectors["cases"]
                for feat_len in [vectors["featurizer"]["max_len"]])  # a truncated case exists
+
+
+def test_spec_worked_example() -> None:
+    """The worked example in FEATURIZER_SPEC.md, so the document cannot drift from the code."""
+    text = "Café  REFUND? 📦"
+    assert len(features(text)) == 39
+    assert Featurizer(16384).ids(text)[:10] == [15442, 11898, 10649, 4531, 115, 13772, 3773, 1026,
+                                                12034, 15441]
+    assert Featurizer(32768).ids(text)[:5] == [30846, 5988, 29772, 152, 25001]
