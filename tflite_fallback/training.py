@@ -64,6 +64,8 @@ def read_soft_labels(path: str | Path, classes: Sequence[str] | None = None
                 if name in index:
                     targets[i, index[name]] = float(p)
         else:
+            if row["label"] not in index:
+                raise ValueError(f"{path}: row {i + 1}: label {row['label']!r} is not a class {classes}")
             score = float(row.get("score", 1.0))
             rest = (1.0 - score) / max(1, len(classes) - 1)
             targets[i] = rest

@@ -87,3 +87,15 @@ def test_label_writes_teacher_soft_labels(tmp_path, openai_server, small_split) 
         assert all(0.0 <= p <= 1.0 for p in row["probabilities"].values())
     texts, targets, classes = read_soft_labels(out)
     assert len(texts) == 6 and targets.shape[0] == 6
+
+
+def test_read_soft_labels_rejects_unknown_label(tmp_path) -> None:
+    import pytest
+
+    soft = tmp_path / "soft.jsonl"
+    soft.write_text(json.dumps({"text": "hi", "label": "nope", "score": 0.9}) + "\n")
+    with pytest.raises(ValueError, match="nope"):
+        read_soft_labels(soft, ["billing", "other"])
+    soft.write_text('{"text": "hi"}\n')
+    with pytest.raises(ValueError, match="need `text`"):
+        read_soft_labels(soft)
