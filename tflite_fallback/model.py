@@ -258,14 +258,22 @@ class HashBagClassifier:
         pooled, _ = self._pool(ids)
         return np.maximum(pooled @ self.w1_ + self.b1_, 0.0) if self.hidden else pooled
 
+    def _chunk(self) -> int:
+        """Rows per inference chunk: bounds the gathered ``[rows, max_len, dim]`` block to ~16 MB."""
+        return max(1, (1 << 22) // (self.max_len * self.dim))
+
     def _logits(self, ids: np.ndarray) -> np.ndarray:
-        return (self._hidden(ids) @ self.w2_ + self.b2_).astype(np.float64)
+        step = self._chunk()
+        parts = [(self._hidden(ids[s:s + step]) @ self.w2_ + self.b2_) for s in range(0, len(ids), step)]
+        if not parts:
+            return np.zeros((0, len(self.classes_)))
+        return np.concatenate(parts).astype(np.float64)
 
     def predict_proba_ids(self, ids: np.ndarray) -> np.ndarray:
         """Calibrated probabilities from an id matrix (what the exported graphs compute)."""
         out = np.empty((len(ids), len(self.classes_)), np.float64)
-        for s in range(0, len(ids), 2048):
-            out[s:s + 2048] = softmax(self._logits(ids[s:s + 2048]) / self.temperature_)
+        if len(ids):
+            out[:] = softmax(self._logits(ids) / self.temperature_)
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -277,7 +285,10 @@ class HashBagClassifier:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised pooled embeddings ``[n, dim]`` (for retrieval / nearest neighbours)."""
-        pooled, _ = self._pool(self.featurizer.transform(list(texts)))
+        ids = self.featurizer.transform(list(texts))
+        step = self._chunk()
+        pooled = np.concatenate([self._pool(ids[s:s + step])[0] for s in range(0, len(ids), step)]
+                                or [np.zeros((0, self.dim), np.float32)])
         norm = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norm, 1e-12)
 
