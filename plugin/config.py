@@ -124,8 +124,13 @@ def load_settings(overrides: dict[str, Any] | None = None, *, env: dict[str, str
     env = dict(os.environ if env is None else env)
     values: dict[str, Any] = {}
     path = config_file or env.get(ENV_PREFIX + "CONFIG")
-    if path is None and (DEFAULT_INSTANCE_DIR / "triage.toml").exists():
-        path = DEFAULT_INSTANCE_DIR / "triage.toml"
+    if path is None:
+        # `triage install` stores secrets in <instance_dir>/triage.toml; find it wherever the
+        # instance dir was put (override, env, or the default ./instance).
+        instance_dir = Path((overrides or {}).get("instance_dir")
+                            or env.get(ENV_PREFIX + "INSTANCE_DIR") or DEFAULT_INSTANCE_DIR)
+        if (instance_dir / "triage.toml").exists():
+            path = instance_dir / "triage.toml"
     if path:
         try:
             values.update(tomllib.loads(Path(path).read_text("utf-8")))

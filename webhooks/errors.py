@@ -24,7 +24,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         reason = {413: "body too large"}.get(exc.code or 500, (exc.name or "error").lower())
-        return jsonify(error=reason), exc.code
+        # Keep the exception's own headers (e.g. `Allow` on 405) so clients learn what is allowed.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify(error=reason), exc.code, headers
 
 
 class Rejection(Exception):
