@@ -25,6 +25,8 @@ EXTRA = {
               "modify the order I placed"],
     "account": ["I cannot log in", "reset my password", "delete my account", "change my email on my profile",
                 "unsubscribe me from the newsletter"],
+    "technical": ["the app keeps crashing", "error message when I open the website", "my card is not working",
+                  "the page does not load", "the checkout button is broken"],
     "feedback": ["your service is terrible", "I want to complain", "great product, five stars",
                  "leave a review", "very unhappy with the support"],
     "contact": ["let me talk to a human", "I need a customer service agent", "what is your phone number",
