@@ -194,3 +194,22 @@ def test_real_socket_through_waitress(tmp_path):
     finally:
         session.close()
         server.close()
+
+
+def test_zendesk_timestamp_header_fuzz(app):
+    """A correctly signed delivery with any timestamp text: accepted only when fresh, else a 401."""
+    client = app.test_client()
+    raw = b'{"ticket_id": "5"}'
+
+    @FUZZ
+    @given(ts=st.one_of(st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+                        st.datetimes().map(lambda d: d.isoformat()), st.sampled_from(
+                            ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59", "nan", "1e308", ""])))
+    def run(ts):
+        resp = client.post("/webhooks/zendesk", data=raw, headers={
+            "Content-Type": "application/json", "X-Zendesk-Webhook-Signature": sign(ZD_SECRET, ts, raw),
+            "X-Zendesk-Webhook-Signature-Timestamp": ts})
+        check("zendesk:timestamp", resp.status_code, resp.data, resp.content_type)
+        assert resp.status_code in (200, 202, 401)
+
+    run()
