@@ -1,9 +1,10 @@
 """The audit/event store: one row per accepted webhook event, the source of truth for its lifecycle.
 
 A webhook is answered 2xx only after its row is committed here, so the row (not the queue) decides
-what still has to happen. The queue only carries the event id; a recovery sweep re-enqueues every
-unfinished row at start-up, and the job claims a row before working on it, so a duplicate queue
-entry is harmless.
+what still has to happen. This row is the request's only durable write: a dispatcher thread
+(``webhooks.dispatcher``) follows new rows by rowid and puts their ids on the queue; a recovery
+sweep re-enqueues every unfinished row at start-up, and the job claims a row before working on it,
+so a duplicate queue entry is harmless.
 
 Durability: SQLite in WAL mode with ``synchronous=FULL`` by default. WAL + NORMAL survives a
 killed process but may lose the last commits on power loss or an OS crash; we promise the sender
@@ -15,22 +16,46 @@ is the documented trade. WAL keeps readers (reports, ``/metrics``) from blocking
 Public API (other modules read it, keep it stable):
     ``EventState``, ``Event``, ``EventStore.open(path)``, ``add_event``, ``get``, ``claim``,
     ``record_classification``, ``finish``, ``schedule_retry``, ``release``, ``unfinished``,
-    ``events``, ``counts_by_state``.
+    ``events``, ``counts_by_state``, ``max_rowid``/``rows_after`` (the dispatcher's cursor).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import sqlite3
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterator
 
 DEFAULT_LEASE_S = 120.0  # a claimed event whose worker died is reclaimable after this many seconds
+
+
+class _EventIds:
+    """Event ids: 32 hex digits, a random 64-bit prefix per process + a counter.
+
+    Unique like ``uuid4().hex`` (a collision needs two processes drawing the same prefix), but
+    without an ``os.urandom`` system call per event, which is measurable on the accept path. Ids
+    are not secrets (nothing is fetched by event id). Reseeded in a forked child.
+    """
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._seq = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._seq) & 0xFFFFFFFFFFFFFFFF:016x}"  # next() is atomic
+
+
+new_event_id = _EventIds()
 
 
 class EventState(StrEnum):
@@ -179,7 +204,7 @@ class EventStore:
             before, and then the id is the earlier event's.
         """
         now = self._clock()
-        event_id = uuid.uuid4().hex
+        event_id = new_event_id()
         with self._tx() as db:
             cur = db.execute(
                 "INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
@@ -209,7 +234,7 @@ class EventStore:
 
     @staticmethod
     def _insert(db: sqlite3.Connection, item: dict[str, Any], now: float) -> tuple[str, bool]:
-        event_id = uuid.uuid4().hex
+        event_id = new_event_id()
         cur = db.execute(
             "INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
             " payload, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -285,6 +310,17 @@ class EventStore:
     def get(self, event_id: str) -> Event | None:
         row = self._conn().execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone()
         return Event.from_row(row) if row else None
+
+    def max_rowid(self) -> int:
+        """The newest row's rowid (0 when empty): where a dispatcher starts following the table."""
+        return self._conn().execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
+
+    def rows_after(self, rowid: int, *, limit: int = 500) -> list[tuple[int, str, str]]:
+        """``(rowid, id, state)`` of rows appended after ``rowid``, in commit order (the writer is
+        serialised and rows are never deleted, so rowids only grow)."""
+        rows = self._conn().execute("SELECT rowid, id, state FROM events WHERE rowid>? ORDER BY rowid LIMIT ?",
+                                    (rowid, limit))
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def unfinished(self) -> list[Event]:
         """Events a recovery sweep must re-enqueue (received, retry, or processing with a dead lease)."""

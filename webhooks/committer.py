@@ -2,18 +2,18 @@
 
 Leader/follower, in the request threads themselves: the first request that finds no commit in
 progress becomes the leader, takes every event queued so far and commits them in one transaction;
-requests arriving meanwhile queue up and wait for the next leader. A request is answered 2xx only
+requests arriving meanwhile queue up, and the leader hands over to the oldest of them when done. A request is answered 2xx only
 after the transaction holding its event committed, so the durability promise is unchanged while
 the fsync cost is divided by the batch size, and an uncontended request pays no thread hand-off.
-Enqueueing to the task queue happens after the commit (the store is the source of truth; the
-recovery sweep covers a crash in between).
+The event row is the request's only durable write: after a commit that created rows the committer
+only wakes the dispatcher (``webhooks.dispatcher``), which enqueues them outside the request (the
+store is the source of truth; the recovery sweep covers a crash before they were enqueued).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from plugin.store import EventStore
@@ -22,19 +22,27 @@ log = logging.getLogger("webhooks.committer")
 MAX_BATCH = 256
 
 
-@dataclass
 class _Pending:
-    item: dict[str, Any]
-    result: tuple[str, bool] | None = None
-    error: BaseException | None = None
-    done: bool = False
+    """One waiting request: its item, its outcome, and a lock it sleeps on until a leader wakes it
+    (one futex per waiter, no herd: only the requests of the finished batch and the next leader
+    are woken)."""
+
+    __slots__ = ("item", "result", "error", "done", "wake")
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        self.item = item
+        self.result: tuple[str, bool] | None = None
+        self.error: BaseException | None = None
+        self.done = False
+        self.wake = threading.Lock()
+        self.wake.acquire()
 
 
 class GroupCommitter:
-    def __init__(self, store: EventStore, on_created: Callable[[str], None]) -> None:
+    def __init__(self, store: EventStore, on_commit: Callable[[], None]) -> None:
         self.store = store
-        self.on_created = on_created
-        self._cv = threading.Condition()
+        self.on_commit = on_commit  # after a commit that created events: wake the dispatcher
+        self._mutex = threading.Lock()  # guards _queue and _leader
         self._queue: list[_Pending] = []
         self._leader = False
         # Batching pays only when a commit waits for fsync; without it the wake-ups cost more.
@@ -47,42 +55,55 @@ class GroupCommitter:
             with self._lock:  # one writer at a time, without SQLite's sleeping busy handler
                 event_id, created = self.store.add_events([item])[0]
             if created:
-                self._created(event_id)
+                self._committed()
             return event_id, created
         mine = _Pending(item)
-        with self._cv:
+        with self._mutex:
             self._queue.append(mine)
-            while not mine.done and self._leader:
-                self._cv.wait()
+            lead = not self._leader
+            self._leader = True
+        if not lead:
+            mine.wake.acquire()  # a leader committed my event, or handed the leadership to me
             if mine.done:
                 return self._result(mine)
-            self._leader = True
+        # The leader's own event is first in the queue: a fresh leader found it empty, a handed-over
+        # one was its head. So the batch always contains ``mine``.
+        with self._mutex:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+        successor: _Pending | None = None
+        created = False
         try:
-            results = self.store.add_events([p.item for p in batch])
-            for p, result in zip(batch, results):
-                p.result = result
-        except Exception as exc:  # every waiter of this batch gets the error and answers 503
-            results = []
+            try:
+                results = self.store.add_events([p.item for p in batch])
+                for p, result in zip(batch, results):
+                    p.result = result
+                created = any(c for _, c in results)
+            except Exception as exc:  # every waiter of this batch gets the error and answers 503
+                for p in batch:
+                    p.error = exc
+        finally:
+            with self._mutex:  # hand over: the oldest waiter leads the next batch
+                if self._queue:
+                    successor = self._queue[0]
+                else:
+                    self._leader = False
             for p in batch:
-                p.error = exc
-        with self._cv:
-            for p in batch:
+                if p.result is None and p.error is None:  # interrupted (BaseException): not stored
+                    p.error = RuntimeError("commit interrupted")
                 p.done = True
-            self._leader = False
-            self._cv.notify_all()
-        for event_id, created in results:
-            if created:
-                self._created(event_id)
-        if not mine.done:  # more than MAX_BATCH were waiting; go round again
-            return self.add(**item)
+                if p is not mine:
+                    p.wake.release()
+            if successor is not None:
+                successor.wake.release()  # done is still False: it becomes the leader
+        if created:
+            self._committed()
         return self._result(mine)
 
-    def _created(self, event_id: str) -> None:
+    def _committed(self) -> None:
         try:
-            self.on_created(event_id)
-        except Exception as exc:  # the sweep re-enqueues at next start
-            log.error("enqueue failed for event %s: %s", event_id, type(exc).__name__)
+            self.on_commit()
+        except Exception as exc:  # the dispatcher's fallback poll and the sweeps still find the rows
+            log.error("dispatcher wake-up failed: %s", type(exc).__name__)
 
     @staticmethod
     def _result(p: _Pending) -> tuple[str, bool]:

@@ -2,6 +2,8 @@
 
 The queue carries only event ids. The event store is the source of truth, so a lost queue entry
 is recovered by ``sweep()`` (run at every start) and a duplicate one is a no-op (``claim``).
+New events reach the queue through the receiver's dispatcher (``webhooks.dispatcher``), in batches,
+never inside the webhook request.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Callable
 from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
+from huey.storage import RedisStorage, SqliteStorage
 
 from plugin.config import Settings
 from plugin.store import EventStore
@@ -67,6 +70,27 @@ class TriageQueue:
             self._task.schedule(args=(event_id,), delay=delay)
         else:
             self._task(event_id)
+
+    def enqueue_events(self, event_ids: list[str]) -> None:
+        """Enqueue many new events at once (the dispatcher): one queue transaction / round trip.
+
+        The messages are huey's own (``serialize_task``); only the storage write is batched, for
+        the two storages we ship. Anything else (or immediate mode) goes through ``huey.enqueue``.
+        """
+        if not event_ids:
+            return
+        storage = self.huey.storage
+        if not self.huey.immediate and type(storage) in (SqliteStorage, RedisStorage):
+            blobs = [self.huey.serialize_task(self._task.s(event_id)) for event_id in event_ids]
+            if isinstance(storage, SqliteStorage):
+                with storage.db(commit=True) as curs:
+                    curs.executemany("insert into task (queue, data, priority) values (?, ?, 0)",
+                                     [(storage.name, storage.to_blob(b)) for b in blobs])
+            else:
+                storage.conn.lpush(storage.queue_key, *blobs)
+            return
+        for event_id in event_ids:
+            self.enqueue_event(event_id)
 
     def sweep(self, *, release_leases: bool = False) -> int:
         """Re-enqueue every unfinished event. ``release_leases`` only for the sole consumer."""

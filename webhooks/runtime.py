@@ -46,11 +46,20 @@ def metrics() -> Metrics:
     return current_app.extensions["triage"]["metrics"]
 
 
+def get_dispatcher():
+    """The thread that moves this app's newly stored events into its queue (started on first use)."""
+    from .dispatcher import Dispatcher
+
+    def make():
+        return Dispatcher(get_store(), get_queue().enqueue_events).start()
+    return _get("dispatcher", make)
+
+
 def get_committer():
-    """The group committer feeding this app's store and queue."""
+    """The group committer writing this app's events; each commit wakes the dispatcher."""
     from .committer import GroupCommitter
 
     def make():
-        queue = get_queue()  # resolved here: the committer thread has no app context
-        return GroupCommitter(get_store(), queue.enqueue_event)
+        dispatcher = get_dispatcher()  # resolved here: the committer runs outside any app context
+        return GroupCommitter(get_store(), dispatcher.wake)
     return _get("committer", make)

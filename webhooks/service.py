@@ -1,4 +1,5 @@
-"""Run the service: waitress for HTTP, huey consumer threads for jobs, recovery sweep first."""
+"""Run the service: waitress for HTTP, a dispatcher (stored events → queue), huey consumer threads
+for jobs, recovery sweep first."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import threading
 from plugin.config import Settings
 
 log = logging.getLogger("webhooks.service")
-WAITRESS_THREADS = 8  # request threads; a request only verifies, commits one row and enqueues
+WAITRESS_THREADS = 8  # request threads; a request only verifies and commits one row
 
 
 def waitress_body_cap(settings: Settings) -> int:
@@ -22,13 +23,16 @@ def waitress_body_cap(settings: Settings) -> int:
 
 
 def build(settings: Settings):
-    """The app, its queue, and a recovery sweep (a sole SQLite consumer may release stale leases)."""
+    """The app, its queue, its dispatcher, and a recovery sweep (a sole SQLite consumer may release
+    stale leases). The dispatcher starts first: it follows rows committed from now on, the sweep
+    covers the older ones (an event both see is enqueued twice, which is harmless)."""
     from . import create_app
-    from .runtime import get_queue
+    from .runtime import get_dispatcher, get_queue
 
     app = create_app(settings)
     with app.app_context():
         queue = get_queue()
+        get_dispatcher()
     queue.sweep(release_leases=settings.queue_backend == "sqlite")
     return app, queue
 
@@ -50,11 +54,14 @@ def serve(settings: Settings, *, announce=print) -> int:
         consumer.run()  # main thread: owns the signal handlers
     finally:
         server.close()
+        app.extensions["triage"]["dispatcher"].stop()  # the rest stays `received` for the next sweep
     return 0
 
 
 def work(settings: Settings, *, announce=print) -> int:
-    """A standalone consumer (Redis deployments run several, on several machines)."""
+    """A standalone consumer (Redis deployments run several). New events reach its queue through
+    the dispatcher of the ``triage serve`` process that received them (the store is one SQLite file,
+    so receiver and workers share a host); its start-up sweep re-enqueues unfinished ones."""
     from plugin.store import EventStore
 
     from .queue import make_queue
@@ -75,7 +82,7 @@ class EmbeddedService:
 
         from . import create_app
         from .queue import make_queue
-        from .runtime import get_store
+        from .runtime import get_dispatcher, get_store
 
         self.settings = settings
         self.app = create_app(settings)
@@ -83,6 +90,8 @@ class EmbeddedService:
             store = get_store()
         self.queue = make_queue(settings, store=store, context_factory=context_factory)
         self.app.extensions["triage"]["queue"] = self.queue
+        with self.app.app_context():
+            self.dispatcher = get_dispatcher()  # runs even without consumers (Redis + `triage worker`)
         self.store = store
         self._server = make_server(settings.host, 0, self.app, threaded=True)
         self.port = self._server.server_port
@@ -101,5 +110,6 @@ class EmbeddedService:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self.dispatcher.stop()
         if self._consumer is not None:
             self._consumer.stop(graceful=True)
