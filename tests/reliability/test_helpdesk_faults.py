@@ -77,7 +77,7 @@ def test_timeouts_then_recovery(service, zd, fd, vendor):
     sim = zd if vendor == "zendesk" else fd
     sim.latency_s = CLIENT_TIMEOUT_S * 3  # every call times out
     tid = _send(service, sim)
-    assert wait_for(lambda: any(e.state == EventState.RETRY for e in service.store.events(ticket_id=tid)), 20)
+    assert wait_for(lambda: any("Timeout" in (e.last_error or "") for e in service.store.events(ticket_id=tid)), 20)
     sim.latency_s = 0.0
     event = _final(service, tid)
     assert event.state in (EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW)
