@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 
-import pytest
 import requests
 
 from plugin.apikeys import KeyStore
