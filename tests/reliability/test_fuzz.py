@@ -213,3 +213,24 @@ def test_zendesk_timestamp_header_fuzz(app):
         assert resp.status_code in (200, 202, 401)
 
     run()
+
+
+def test_form_submit_endpoint(tmp_path, zd):
+    """The public form's submit endpoint (form token, creates a Zendesk ticket) under hostile bodies."""
+    zd.rate_limit_per_minute = 10**6
+    app = create_app(make_settings(tmp_path, zd, max_body_bytes=LIMIT, classify_rate_per_minute=10**6))
+    client = app.test_client()
+    token = client.get("/form/token").get_json()["token"]
+    form_like = st.fixed_dictionaries({}, optional={
+        "description": st.one_of(json_values, st.text(min_size=15, max_size=60)), "subject": json_values,
+        "category": st.one_of(json_values, st.sampled_from(["billing", "refund", "other", "nope"])),
+        "suggested": json_values})
+
+    @FUZZ
+    @given(body=st.one_of(form_like, hostile_bytes), ctype=content_types)
+    def run(body, ctype):
+        resp = client.post("/form/tickets", data=_body(body),
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": ctype})
+        check("form", resp.status_code, resp.data, resp.content_type)
+
+    run()
