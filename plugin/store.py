@@ -16,7 +16,7 @@ is the documented trade. WAL keeps readers (reports, ``/metrics``) from blocking
 Public API (other modules read it, keep it stable):
     ``EventState``, ``Event``, ``EventStore.open(path)``, ``add_event``, ``get``, ``claim``,
     ``record_classification``, ``finish``, ``schedule_retry``, ``release``, ``unfinished``,
-    ``events``, ``counts_by_state``, ``max_rowid``/``rows_after`` (the dispatcher's cursor).
+    ``events``, ``counts_by_state``, ``max_rowid``/``received_after`` (the dispatcher's cursor).
 """
 
 from __future__ import annotations
@@ -179,16 +179,25 @@ class EventStore:
     def open(cls, path: Path | str) -> "EventStore":
         return cls(path)
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
+            conn = self._local.conn = self._connect()
         return conn
+
+    def writer(self) -> sqlite3.Connection:
+        """A connection of its own for ONE serialised writer used from changing threads (the group
+        committer's leaders): its page cache stays warm from batch to batch, where each thread's
+        own connection would re-read the pages the others changed. Never use it concurrently."""
+        return self._connect()
 
     def _tx(self) -> "_Tx":
         return _Tx(self._conn())
@@ -223,11 +232,13 @@ class EventStore:
                              (vendor, dedup_key)).fetchone()
             return row["id"], False
 
-    def add_events(self, items: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    def add_events(self, items: list[dict[str, Any]], *,
+                   conn: sqlite3.Connection | None = None) -> list[tuple[str, bool]]:
         """``add_event`` for many events in one transaction (one fsync): the group-commit path.
 
         Each item has the keyword arguments of ``add_event`` (``vendor``, ``ticket_id``,
-        ``dedup_key``, optional ``event_type`` and ``payload``).
+        ``dedup_key``, optional ``event_type`` and ``payload``). ``conn``: a ``writer()``
+        connection instead of this thread's own.
 
         Up to ``_ROWS_PER_INSERT`` events go in ONE multi-row ``INSERT OR IGNORE`` statement, which
         is its own transaction: one ``sqlite3_step`` (one GIL release in the request thread instead
@@ -235,13 +246,13 @@ class EventStore:
         duplicates: the committed rows tell which (a row holding our fresh id is ours).
         """
         now = self._clock()
+        db = conn or self._conn()
         if len(items) > _ROWS_PER_INSERT:
-            with self._tx() as db:
+            with _Tx(db):
                 return [self._insert(db, item, now) for item in items]
         rows = [(new_event_id(), item["vendor"], str(item["ticket_id"]), item["dedup_key"],
                  item.get("event_type", ""), EventState.RECEIVED, json.dumps(item.get("payload") or {}), now, now)
                 for item in items]
-        db = self._conn()
         cur = db.execute(_INSERT_EVENTS + ",".join([_ROW_PLACEHOLDERS] * len(rows)),
                          [value for row in rows for value in row])
         if cur.rowcount == len(rows):
@@ -335,12 +346,15 @@ class EventStore:
         """The newest row's rowid (0 when empty): where a dispatcher starts following the table."""
         return self._conn().execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
 
-    def rows_after(self, rowid: int, *, limit: int = 500) -> list[tuple[int, str, str]]:
-        """``(rowid, id, state)`` of rows appended after ``rowid``, in commit order (the writer is
-        serialised and rows are never deleted, so rowids only grow)."""
-        rows = self._conn().execute("SELECT rowid, id, state FROM events WHERE rowid>? ORDER BY rowid LIMIT ?",
-                                    (rowid, limit))
-        return [(r[0], r[1], r[2]) for r in rows]
+    def received_after(self, rowid: int, *, limit: int = 500) -> tuple[int, int, list[str]]:
+        """Of the next ``limit`` rows appended after ``rowid`` (commit order: the writer is
+        serialised and rows are never deleted, so rowids only grow): ``(rows seen, last rowid,
+        ids of those still received)``. One result row, so one ``sqlite3_step``."""
+        n, last, ids = self._conn().execute(
+            "SELECT COUNT(*), MAX(rowid), group_concat(CASE WHEN state=? THEN id END) FROM"
+            " (SELECT rowid, id, state FROM events WHERE rowid>? ORDER BY rowid LIMIT ?)",
+            (EventState.RECEIVED, rowid, limit)).fetchone()
+        return n, (last if last is not None else rowid), (ids.split(",") if ids else [])
 
     def unfinished(self) -> list[Event]:
         """Events a recovery sweep must re-enqueue (received, retry, or processing with a dead lease)."""

@@ -43,6 +43,7 @@ class _Pending:
 class GroupCommitter:
     def __init__(self, store: EventStore, on_commit: Callable[[], None]) -> None:
         self.store = store
+        self._db = store.writer()  # used by one leader at a time: a warm page cache, fewer reads
         self.on_commit = on_commit  # after a commit that created events: wake the dispatcher
         self._mutex = threading.Lock()  # guards _queue and _leader
         self._queue: list[_Pending] = []
@@ -70,7 +71,7 @@ class GroupCommitter:
         created = False
         try:
             try:
-                results = self.store.add_events([p.item for p in batch])
+                results = self.store.add_events([p.item for p in batch], conn=self._db)
                 for p, result in zip(batch, results):
                     p.result = result
                 created = any(c for _, c in results)

@@ -85,13 +85,10 @@ class Dispatcher:
         """Enqueue every ``received`` event committed after the cursor; returns how many."""
         total = 0
         while True:
-            rows = self.store.rows_after(self._cursor, limit=BATCH)
-            if not rows:
-                return total
-            ids = [event_id for _, event_id, state in rows if state == "received"]
+            seen, last, ids = self.store.received_after(self._cursor, limit=BATCH)
             if ids:
                 self._enqueue_many(ids)
                 total += len(ids)
-            self._cursor = rows[-1][0]
-            if len(rows) < BATCH:
+            self._cursor = last
+            if seen < BATCH:
                 return total

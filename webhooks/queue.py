@@ -19,7 +19,7 @@ from huey.consumer import Consumer
 from huey.storage import RedisStorage, SqliteStorage
 
 from plugin.config import Settings
-from plugin.store import EventStore
+from plugin.store import EventStore, new_event_id
 
 from .jobs import JobContext, run_event
 
@@ -81,11 +81,15 @@ class TriageQueue:
             return
         storage = self.huey.storage
         if not self.huey.immediate and type(storage) in (SqliteStorage, RedisStorage):
-            blobs = [self.huey.serialize_task(self._task.s(event_id)) for event_id in event_ids]
+            # task ids from the store's cheap unique generator (uuid4 costs a syscall per task)
+            blobs = [self.huey.serialize_task(self._task.s(event_id, id=new_event_id())) for event_id in event_ids]
             if isinstance(storage, SqliteStorage):
-                with storage.db(commit=True) as curs:
-                    curs.executemany("insert into task (queue, data, priority) values (?, ?, 0)",
-                                     [(storage.name, storage.to_blob(b)) for b in blobs])
+                for i in range(0, len(blobs), 400):  # one statement = one transaction, one step
+                    chunk = blobs[i:i + 400]
+                    with storage.db() as curs:
+                        curs.execute("insert into task (queue, data, priority) values "
+                                     + ",".join(["(?, ?, 0)"] * len(chunk)),
+                                     [v for blob in chunk for v in (storage.name, storage.to_blob(blob))])
             else:
                 storage.conn.lpush(storage.queue_key, *blobs)
             return
