@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Iterable
 
 from .config import Settings
 from .datasets import Item
+from .db import ThreadConnections
 from .helpdesk.tags import category_tag
 from .normalize import normalize
 from .redact import redact
@@ -71,27 +71,16 @@ class CorrectionStore:
     """The ``corrections`` table; one connection per thread, like the event store."""
 
     def __init__(self, path: Path | str, *, clock=time.time) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conns = ThreadConnections(path)
+        self.path = self._conns.path
         self._clock = clock
-        self._local = threading.local()
         self._conn().executescript(_SCHEMA)
 
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            self._local.conn = conn
-        return conn
+        return self._conns.get()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._conns.close()
 
     def add(self, *, vendor: str, ticket_id: str, our_label: str, agent_label: str, source: str,
             text: str = "", event_id: str | None = None, our_score: float | None = None,

@@ -25,12 +25,13 @@ import itertools
 import json
 import os
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterator
+
+from .db import ThreadConnections, connect
 
 DEFAULT_LEASE_S = 120.0  # a claimed event whose worker died is reclaimable after this many seconds
 
@@ -166,47 +167,30 @@ class EventStore:
     """Thread-safe access to the events table (one connection per thread)."""
 
     def __init__(self, path: Path | str, *, clock=time.time, synchronous: str = "FULL") -> None:
-        if synchronous not in ("FULL", "NORMAL"):
-            raise ValueError("synchronous must be FULL or NORMAL")
+        self._conns = ThreadConnections(path, synchronous=synchronous)
         self.synchronous = synchronous
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = self._conns.path
         self._clock = clock
-        self._local = threading.local()
         self._conn().executescript(_SCHEMA)
 
     @classmethod
     def open(cls, path: Path | str) -> "EventStore":
         return cls(path)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self.synchronous}")
-        conn.execute("PRAGMA busy_timeout=30000")
-        return conn
-
     def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        return conn
+        return self._conns.get()
 
     def writer(self) -> sqlite3.Connection:
         """A connection of its own for ONE serialised writer used from changing threads (the group
         committer's leaders): its page cache stays warm from batch to batch, where each thread's
         own connection would re-read the pages the others changed. Never use it concurrently."""
-        return self._connect()
+        return connect(self.path, synchronous=self.synchronous)
 
     def _tx(self) -> "_Tx":
         return _Tx(self._conn())
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._conns.close()
 
     # --- writes -----------------------------------------------------------------------------
 
