@@ -8,9 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pydantic import SecretStr
 
-from plugin.config import Settings, load_settings
+from plugin.config import load_settings
 from plugin.datasets import load_labelled
 from plugin.exceptions import ConfigError
 

@@ -82,9 +82,6 @@ class FreshdeskSimulator(HelpdeskSimulator):
         h.update(extra or {})
         return h
 
-    def _reply(self, status: int, body: Any, extra: dict[str, str] | None = None):
-        return self.json_response(status, body, self._headers(extra))
-
     def _guard(self):
         self.requests_seen.append((request.method, request.path))
         auth = request.headers.get("Authorization", "")

@@ -154,6 +154,14 @@ class HelpdeskSimulator:
             resp.headers[k] = v
         return resp
 
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The vendor's usual response headers (API version, rate-limit counters) plus ``extra``."""
+        return dict(extra or {})
+
+    def _reply(self, status: int, body: Any, extra: dict[str, str] | None = None) -> Response:
+        """A JSON answer carrying the vendor's usual headers."""
+        return self.json_response(status, body, self._headers(extra))
+
     # --- webhook delivery ---------------------------------------------------------------------
     def deliver(self, url: str, body: bytes, headers_for: Callable[[bytes, str], dict[str, str]],
                 retry_delays: list[float], retry_on: Callable[[int | None, dict], bool]) -> None:

@@ -140,8 +140,9 @@ class OpenAISimulator:
             return self._faults.popleft() if self._faults else self.default_fault
 
     def handle(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        record: dict[str, Any] = {"body": body, "headers": headers, "time": time.time()}
         with self._lock:
-            self.requests.append({"body": body, "headers": headers, "time": time.time()})
+            self.requests.append(record)
         fault = self._next_fault()
         if fault == "bad_auth" or (self.api_key and headers.get("authorization") != f"Bearer {self.api_key}"):
             return _error(401, "invalid_api_key", "Incorrect API key provided.")
@@ -153,7 +154,9 @@ class OpenAISimulator:
             return status, hdrs, payload
         if fault == "server_error":
             return _error(500, "server_error", "The server had an error while processing your request.")
-        return 200, {"Content-Type": "application/json"}, json.dumps(self._completion(body, fault)).encode()
+        completion = self._completion(body, fault)
+        record["usage"] = completion["usage"]  # what this request was billed (answered requests only)
+        return 200, {"Content-Type": "application/json"}, json.dumps(completion).encode()
 
     def _completion(self, body: dict[str, Any], fault: str) -> dict[str, Any]:
         messages = body.get("messages") or []

@@ -140,9 +140,6 @@ class ZendeskSimulator(HelpdeskSimulator):
         h.update(extra or {})
         return h
 
-    def _reply(self, status: int, body: Any, extra: dict[str, str] | None = None):
-        return self.json_response(status, body, self._headers(extra))
-
     def _guard(self):
         """Auth, injected faults, account rate limit; returns a response to send instead, or None."""
         self.requests_seen.append((request.method, request.path))
@@ -273,7 +270,7 @@ class ZendeskSimulator(HelpdeskSimulator):
                 t["tags"] = normalize_tags(t["tags"] + given)
             else:
                 t["tags"] = [x for x in t["tags"] if x not in given]
-            resp = self._commit_update(t, [])
+            self._commit_update(t, [])
             status = 201 if request.method == "POST" else 200
             return self._reply(status, {"tags": t["tags"]})
 
