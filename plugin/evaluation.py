@@ -32,7 +32,9 @@ Classify = Callable[[str, "str | None"], Result]
 class Prediction:
     """One item's outcome; the text is the redacted one the classifier saw.
 
-    Token counts are those actually sent to an LLM (0 when the fallback answered on its own).
+    Token counts are those actually spent on an LLM (0 when the fallback answered on its own).
+    ``llm_prompt_tokens`` is, for an item no LLM saw, the prompt tokens an LLM call would have
+    sent (retrieved examples included; None when unknown): the basis of "saved vs LLM-only".
     """
 
     id: str
@@ -48,6 +50,8 @@ class Prediction:
     prompt_version: str | None = None
     reason: str = ""
     text: str = ""
+    llm_called: bool = False
+    llm_prompt_tokens: int | None = None
 
     @property
     def correct(self) -> bool:
@@ -77,7 +81,21 @@ def classifier_from_settings(settings: Settings, taxonomy: Taxonomy | None = Non
             pipe = Pipeline.from_settings(settings)
     else:
         pipe = Pipeline.from_settings(settings)
-    return lambda text, subject=None: pipe.classify(text, subject=subject)
+    return PipelineClassifier(pipe)
+
+
+class PipelineClassifier:
+    """``classify(text, subject) -> Result`` over a pipeline, plus the LLM-only cost estimate."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+
+    def __call__(self, text: str, subject: str | None = None) -> Result:
+        return self.pipeline.classify(text, subject=subject)
+
+    def llm_prompt_tokens(self, text: str, subject: str | None = None) -> int | None:
+        """Prompt tokens an LLM call would send for this item (None without an LLM); no request."""
+        return self.pipeline.llm_prompt_tokens(text, subject)
 
 
 def predict(items: Iterable[Item], classify: Classify, *, progress: bool = True,
@@ -85,20 +103,56 @@ def predict(items: Iterable[Item], classify: Classify, *, progress: bool = True,
     """Classify every item (with a progress bar on stderr) and pair each answer with its gold label."""
     out = []
     items = list(items)
+    estimate = getattr(classify, "llm_prompt_tokens", None)
     for it in tqdm(items, desc=desc, total=total or len(items), disable=not progress, unit="ticket",
                    leave=False):
         t0 = time.perf_counter()
         r = classify(it.text, it.subject)
         latency = r.latency_ms or (time.perf_counter() - t0) * 1000.0
-        # A fallback answer reports the tokens its prompt *would* cost; only count tokens sent.
-        sent = str(r.classifier) == "llm" or "llm failed" in r.reason
+        # A fallback answer reports the tokens its prompt *would* cost; only count tokens spent.
+        sent = r.llm_called or str(r.classifier) == "llm" or "llm failed" in r.reason
+        would = None
+        if not sent and estimate is not None:
+            would = estimate(it.text, it.subject)  # outside the latency measured above
         out.append(Prediction(
             id=it.id, gold=it.label, label=r.label, score=float(r.score), decision=str(r.decision),
             classifier=str(r.classifier), prompt_tokens=r.prompt_tokens if sent else 0,
             completion_tokens=r.completion_tokens if sent else 0, latency_ms=float(latency),
             model_version=r.model_version, prompt_version=r.prompt_version, reason=r.reason,
-            text=r.redacted_text))
+            text=r.redacted_text, llm_called=sent, llm_prompt_tokens=would))
     return out
+
+
+def llm_savings(preds: list[Prediction], prices: Prices) -> dict[str, Any] | None:
+    """Tokens and cost spent vs an LLM-only run on the same items (estimated), or None.
+
+    LLM-only = what was actually spent on the items that reached the LLM, plus, for each item the
+    fallback kept, its would-be prompt (``Prediction.llm_prompt_tokens``: the same template and
+    retrieved examples, counted with tiktoken) and the mean completion tokens of the items the LLM
+    answered. None when an item the fallback kept has no estimate (e.g. no LLM configured).
+    """
+    kept = [p for p in preds if not p.llm_called]
+    if any(p.llm_prompt_tokens is None for p in kept):
+        return None
+    answered = [p.completion_tokens for p in preds if p.llm_called and p.classifier == "llm"]
+    mean_completion = sum(answered) / len(answered) if answered else 0.0
+    spent_p = sum(p.prompt_tokens for p in preds)
+    spent_c = sum(p.completion_tokens for p in preds)
+    saved_p = sum(int(p.llm_prompt_tokens or 0) for p in kept)
+    saved_c = round(mean_completion * len(kept))
+    spent_cost = metrics.cost(spent_p, spent_c, prices.prompt_per_1k, prices.completion_per_1k)
+    saved_cost = metrics.cost(saved_p, saved_c, prices.prompt_per_1k, prices.completion_per_1k)
+    only_p, only_c, only_cost = spent_p + saved_p, spent_c + saved_c, spent_cost + saved_cost
+    return {
+        "llm_only_estimate": {"prompt": only_p, "completion": only_c, "tokens": only_p + only_c,
+                              "cost": only_cost},
+        "saved": {"prompt": saved_p, "completion": saved_c, "tokens": saved_p + saved_c, "cost": saved_cost,
+                  "share": saved_cost / only_cost if only_cost else (1.0 if kept else 0.0),
+                  "tokens_share": (saved_p + saved_c) / (only_p + only_c) if only_p + only_c else 0.0},
+        "basis": (f"{len(kept)} items kept by the fallback: their prompts with retrieved examples counted "
+                  f"locally (tiktoken), completions at the mean of {len(answered)} LLM-answered items "
+                  f"({mean_completion:.1f} tokens)"),
+    }
 
 
 def summarize(preds: list[Prediction], taxonomy: Taxonomy, prices: Prices, *,
@@ -119,6 +173,7 @@ def summarize(preds: list[Prediction], taxonomy: Taxonomy, prices: Prices, *,
     n = len(preds)
     decisions = Counter(p.decision for p in preds)
     auto = [p.correct for p in preds if p.decision == "auto_apply"]
+    llm_calls = sum(p.llm_called for p in preds)
     pt = sum(p.prompt_tokens for p in preds)
     ct = sum(p.completion_tokens for p in preds)
     total_cost = metrics.cost(pt, ct, prices.prompt_per_1k, prices.completion_per_1k)
@@ -146,6 +201,13 @@ def summarize(preds: list[Prediction], taxonomy: Taxonomy, prices: Prices, *,
                  "price_prompt_per_1k": prices.prompt_per_1k,
                  "price_completion_per_1k": prices.completion_per_1k},
         "latency_ms": metrics.percentiles([p.latency_ms for p in preds]),
+        # the cascade's split: how many items reached the LLM, what they cost, what was saved
+        "llm_calls": llm_calls,
+        "llm_share": llm_calls / n if n else 0.0,
+        "latency_ms_by_path": {
+            "llm": metrics.percentiles([p.latency_ms for p in preds if p.llm_called]),
+            "fallback_only": metrics.percentiles([p.latency_ms for p in preds if not p.llm_called])},
+        "savings": llm_savings(preds, prices),
     }
 
 

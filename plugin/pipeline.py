@@ -117,26 +117,7 @@ class Pipeline:
     def classify(self, text: str, subject: str | None = None) -> Result:
         """Classify one ticket body (plain text or HTML) with an optional subject line."""
         started = time.perf_counter()
-        clean_body = normalize(text or "")
-        clean_subject = normalize(subject) if subject else ""
-        # Only the first `token_budget` tokens are ever sent, so redaction need not scan a 1 MB
-        # paste; the character cap is far beyond the token cut, which then removes any PII split
-        # at the cap.
-        char_cap = self.token_budget * MAX_CHARS_PER_TOKEN
-        body = redact(clean_body[:char_cap], self.phone_regions)
-        subj = redact(clean_subject[:char_cap], self.phone_regions) if clean_subject else None
-        ticket, truncated = truncate(body.text, self.token_budget, self.encoding)
-        truncated = truncated or len(clean_body) > char_cap
-        subj_text = truncate(subj.text, SUBJECT_TOKEN_BUDGET, self.encoding)[0] if subj else None
-        pii = dict(body.counts)
-        for kind, n in (subj.counts if subj else {}).items():
-            pii[kind] = pii.get(kind, 0) + n
-
-        base = {"redacted_text": ticket, "pii_counts": pii, "truncated": truncated}
-        # The fallback runs in-process (and on phones, on raw text), so it sees the unredacted
-        # text it was trained on; only what leaves the process (prompt, examples) is redacted.
-        model_input = f"{clean_subject}\n{clean_body}" if clean_subject else clean_body
-        query = f"{subj_text}\n{ticket}" if subj_text else ticket
+        model_input, ticket, subj_text, query, base = self._prepare(text, subject)
         mode = self.mode if self.mode != "auto" else ("llm" if self.llm else "fallback")
 
         if mode == "fallback" or self.llm is None:
@@ -169,12 +150,52 @@ class Pipeline:
             result = self._fallback_result(model_input, base, why, exc.prompt_tokens, ranking,
                                            prompt.version, started)
             result.completion_tokens = exc.completion_tokens
+            result.llm_called = True  # the request was made; its tokens (if any) were spent
             return result
         why = "llm" if mode != "cascade" else (
             f"cascade: fallback unsure ({ranking[0].score:.2f} < {self.cascade_threshold:.2f}); llm answered")
         return self._llm_result(outcome, base, why, prompt, started)
 
+    def llm_prompt_tokens(self, text: str, subject: str | None = None) -> int | None:
+        """Prompt tokens an LLM call for this ticket would send, retrieved examples included
+        (counted locally with tiktoken, plus the chat framing; no request is made). None when no
+        LLM is configured.
+
+        Evaluation uses it to estimate what LLM-only classification of the tickets that the
+        fallback answered would have cost (``triage eval --classifier cascade``).
+        """
+        if self.llm is None:
+            return None
+        _, ticket, subj_text, query, _ = self._prepare(text, subject)
+        prompt = render(self.template, self.taxonomy, ticket, subject=subj_text, examples=self._examples(query))
+        # + the chat format's framing: about 3 tokens per message and 3 priming the reply (OpenAI's
+        # documented count for its chat models), so the estimate matches reported usage closely
+        return self._prompt_tokens(prompt) + 3 * len(prompt.messages) + 3
+
     # --- helpers ---------------------------------------------------------------------------------
+    def _prepare(self, text: str, subject: str | None) -> tuple[str, str, str | None, str, dict]:
+        """Normalize, redact and truncate: (model input, ticket, subject, retrieval query, Result fields)."""
+        clean_body = normalize(text or "")
+        clean_subject = normalize(subject) if subject else ""
+        # Only the first `token_budget` tokens are ever sent, so redaction need not scan a 1 MB
+        # paste; the character cap is far beyond the token cut, which then removes any PII split
+        # at the cap.
+        char_cap = self.token_budget * MAX_CHARS_PER_TOKEN
+        body = redact(clean_body[:char_cap], self.phone_regions)
+        subj = redact(clean_subject[:char_cap], self.phone_regions) if clean_subject else None
+        ticket, truncated = truncate(body.text, self.token_budget, self.encoding)
+        truncated = truncated or len(clean_body) > char_cap
+        subj_text = truncate(subj.text, SUBJECT_TOKEN_BUDGET, self.encoding)[0] if subj else None
+        pii = dict(body.counts)
+        for kind, n in (subj.counts if subj else {}).items():
+            pii[kind] = pii.get(kind, 0) + n
+        base = {"redacted_text": ticket, "pii_counts": pii, "truncated": truncated}
+        # The fallback runs in-process (and on phones, on raw text), so it sees the unredacted
+        # text it was trained on; only what leaves the process (prompt, examples) is redacted.
+        model_input = f"{clean_subject}\n{clean_body}" if clean_subject else clean_body
+        query = f"{subj_text}\n{ticket}" if subj_text else ticket
+        return model_input, ticket, subj_text, query, base
+
     def _prompt_tokens(self, prompt: Prompt) -> int:
         """Tokens the prompt would cost; the static system prefix is counted once per pipeline."""
         system = prompt.messages[0]["content"]
@@ -212,7 +233,8 @@ class Pipeline:
                       classifier=ClassifierSource.LLM, score_source=outcome.score_source,
                       prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
                       model_version=f"llm:{outcome.model or self.llm.model}", prompt_version=prompt.version,
-                      ranking=ranking, reason=why, latency_ms=(time.perf_counter() - started) * 1000, **base)
+                      ranking=ranking, reason=why, llm_called=True,
+                      latency_ms=(time.perf_counter() - started) * 1000, **base)
 
     def _examples(self, query: str) -> list[Example]:
         """Retrieved few-shot examples, most similar first, within the token budget."""

@@ -40,7 +40,10 @@ def render_text(s: dict[str, Any], *, title: str = "evaluation", max_classes: in
              f"tokens prompt {s['tokens']['prompt']} ({s['tokens']['prompt_per_item']:.1f}/item)  "
              f"completion {s['tokens']['completion']} ({s['tokens']['completion_per_item']:.1f}/item)  "
              f"cost ${s['cost']['total']:.4f} (${s['cost']['per_1k_tickets']:.4f} per 1k tickets)",
-             f"latency p50 {s['latency_ms']['p50']:.1f} ms   p95 {s['latency_ms']['p95']:.1f} ms", ""]
+             f"latency p50 {s['latency_ms']['p50']:.1f} ms   p95 {s['latency_ms']['p95']:.1f} ms"]
+    if s.get("llm_calls") or s.get("savings"):  # a run where an LLM could be asked
+        lines.append(_llm_line(s))
+    lines.append("")
     classes = sorted(s["per_class"], key=lambda c: (c["f1"], c["label"]))
     shown = classes[:max_classes]
     lines.append(f"per class (worst {len(shown)} of {len(classes)} by F1):")
@@ -56,6 +59,21 @@ def render_text(s: dict[str, Any], *, title: str = "evaluation", max_classes: in
                      [[f"{c['threshold']:.2f}", _pct(c["coverage"]), _pct(c["accuracy"]), str(c["n"])]
                       for c in s["coverage"][::2]])]
     return "\n".join(lines)
+
+
+def _llm_line(s: dict[str, Any]) -> str:
+    """Share of items that reached the LLM, with what that saved against sending all of them."""
+    by = s.get("latency_ms_by_path") or {}
+    line = (f"reached the LLM {_pct(s['llm_share'])} ({s['llm_calls']}/{s['n']})   latency p50/p95 llm "
+            f"{by.get('llm', {}).get('p50', 0):.1f}/{by.get('llm', {}).get('p95', 0):.1f} ms, fallback only "
+            f"{by.get('fallback_only', {}).get('p50', 0):.1f}/{by.get('fallback_only', {}).get('p95', 0):.1f} ms")
+    sv = s.get("savings")
+    if sv:
+        only, saved = sv["llm_only_estimate"], sv["saved"]
+        line += (f"\nsaved vs LLM-only (estimate): {saved['tokens']} tokens ({_pct(saved['tokens_share'])}), "
+                 f"${saved['cost']:.4f} ({_pct(saved['share'])}); LLM-only would cost ${only['cost']:.4f} "
+                 f"for {only['tokens']} tokens")
+    return line
 
 
 def render_compare_text(names: list[str], summaries: list[dict[str, Any]], pairs: list[dict[str, Any]],
@@ -209,6 +227,12 @@ def render_html(s: dict[str, Any], *, title: str = "Triage evaluation",
             ("auto-apply precision", _pct(s["auto_apply_precision"])),
             ("cost / 1k tickets", f"${s['cost']['per_1k_tickets']:.4f}"),
             ("latency p50 / p95", f"{s['latency_ms']['p50']:.0f} / {s['latency_ms']['p95']:.0f} ms")]
+    if s.get("llm_calls") or s.get("savings"):
+        kpis.append(("reached the LLM", f"{_pct(s['llm_share'])} ({s['llm_calls']}/{s['n']})"))
+        if s.get("savings"):
+            sv = s["savings"]["saved"]
+            kpis.append(("saved vs LLM-only", f"${sv['cost']:.4f} ({_pct(sv['share'])})"))
+            kpis.append(("tokens saved", f"{sv['tokens']} ({_pct(sv['tokens_share'])})"))
     out = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
            f"<title>{_ESC(title)}</title><style>{_CSS}</style></head><body>",
            f"<h1>{_ESC(title)}</h1>"]
@@ -218,6 +242,14 @@ def render_html(s: dict[str, Any], *, title: str = "Triage evaluation",
     out.append(f"<p>classifiers: {_ESC(str(s['classifiers']))}; models: {_ESC(', '.join(s['model_versions']) or '-')};"
                f" prompts: {_ESC(', '.join(s['prompt_versions']) or '-')}; tokens: {s['tokens']['prompt']} prompt + "
                f"{s['tokens']['completion']} completion; total cost ${s['cost']['total']:.4f}</p>")
+    if s.get("savings"):
+        only = s["savings"]["llm_only_estimate"]
+        by = s.get("latency_ms_by_path") or {}
+        out.append(f"<p class='savings'>LLM-only estimate: {only['tokens']} tokens, ${only['cost']:.4f} "
+                   f"({_ESC(s['savings']['basis'])}). Latency p50/p95: LLM path "
+                   f"{by.get('llm', {}).get('p50', 0):.0f}/{by.get('llm', {}).get('p95', 0):.0f} ms, fallback only "
+                   f"{by.get('fallback_only', {}).get('p50', 0):.0f}/{by.get('fallback_only', {}).get('p95', 0):.0f}"
+                   " ms.</p>")
     out.append("<div class='plots'><div><h2>Reliability (calibration)</h2>"
                + reliability_svg(s["reliability"]["bins"], s["reliability"]["ece"])
                + "</div><div><h2>Coverage vs accuracy</h2>" + coverage_svg(s["coverage"]) + "</div></div>")

@@ -45,6 +45,9 @@ class Result(BaseModel):
     score_source: ScoreSource
     redacted_text: str
     pii_counts: dict[str, int] = Field(default_factory=dict)
+    # Tokens: when ``llm_called`` they are the endpoint's reported usage (all attempts, failed
+    # ones included); otherwise prompt_tokens is what the prompt *would* cost (tiktoken, without
+    # retrieved examples) and nothing was spent.
     prompt_tokens: int = 0
     completion_tokens: int = 0
     truncated: bool = False
@@ -53,3 +56,4 @@ class Result(BaseModel):
     prompt_version: str | None = None
     ranking: list[LabelScore] = Field(default_factory=list)
     reason: str = ""  # why this path answered (e.g. "llm", "no llm configured", "llm failed: timeout")
+    llm_called: bool = False  # an LLM request was made for this ticket (also when it failed)

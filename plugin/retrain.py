@@ -5,6 +5,11 @@ decide) on the same held-out items, a stratified share of original data and corr
 together, so the corrected (hard) tickets are part of the test. The candidate is promoted when
 its held-out accuracy is at least the current model's minus ``tolerance``; McNemar's test on the
 paired outcomes is reported so a "better" by a hair is not mistaken for a real gain.
+
+A promoted model carries its own few-shot retrieval index (``<model dir>/index``, built from the
+original data + corrections, the agents' labels winning), which the pipeline finds beside the
+active model; so cascade / few-shot prompts use the new examples from the promotion on, and
+``triage rollback`` brings the previous model's index back with it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from .monitoring import DISTRIBUTION_FILE
 from .taxonomy import Taxonomy
 
 DEFAULT_PARAMS: dict[str, Any] = {"seed": 0}
+INDEX_SUBDIR = "index"  # where ``retrieval.default_index_dir`` looks beside the active model
 
 
 @dataclass
@@ -42,6 +48,8 @@ class RetrainOutcome:
     n_holdout: int
     n_corrections: int
     model_dir: str | None  # where the candidate was saved (registry) when promoted
+    index_dir: str | None = None  # the retrieval index saved beside the promoted model
+    n_index: int = 0  # examples in it
 
 
 def _pipeline_classify(settings: Settings, taxonomy: Taxonomy, model) -> Callable:
@@ -80,7 +88,8 @@ def train_candidate(train: list[Item], taxonomy: Taxonomy, params: dict[str, Any
 def retrain(settings: Settings, taxonomy: Taxonomy, original: list[Item], corrections: list[Item], *,
             holdout: list[Item] | None = None, holdout_fraction: float = 0.2, seed: int = 0,
             params: dict[str, Any] | None = None, tolerance: float = 0.0, promote: bool = True,
-            soft: tuple[list[str], np.ndarray, list[str]] | None = None, progress: bool = False) -> RetrainOutcome:
+            soft: tuple[list[str], np.ndarray, list[str]] | None = None, progress: bool = False,
+            build_index: bool = True) -> RetrainOutcome:
     """Train a candidate, compare it with the active model on held-out items, maybe promote it.
 
     Args:
@@ -92,6 +101,8 @@ def retrain(settings: Settings, taxonomy: Taxonomy, original: list[Item], correc
         tolerance: promote if candidate accuracy >= current accuracy - tolerance.
         promote: False = evaluate only (dry run).
         soft: optional LLM soft labels ``(texts, targets, classes)`` for distillation.
+        build_index: save a retrieval index of all labelled items (original + corrections)
+            beside a promoted model.
     """
     by_text = {it.text: it for it in original}
     by_text.update({it.text: it for it in corrections})  # the agent's label wins
@@ -114,13 +125,26 @@ def retrain(settings: Settings, taxonomy: Taxonomy, original: list[Item], correc
     reason = (f"candidate accuracy {cand_s['accuracy']:.2%} vs current {cur_s['accuracy']:.2%} on "
               f"{len(holdout)} held-out items (McNemar p={test.p_exact:.3g}); "
               + ("not worse: promote" if ok else "worse: keep the current model"))
-    model_dir = None
+    model_dir = index_dir = None
+    n_index = 0
     if ok and promote:
-        model_dir = str(_save(settings, candidate, train, cand_s))
-        registry.promote(settings, Path(model_dir).name, {"holdout_accuracy": cand_s["accuracy"],
-                                                          "holdout_macro_f1": cand_s["macro_f1"]})
+        saved = _save(settings, candidate, train, cand_s)
+        model_dir = str(saved)
+        if build_index:  # before the switch, so the new model never runs without its examples
+            index = build_retrieval_index(data)
+            index_dir, n_index = str(index.save(saved / INDEX_SUBDIR)), len(index)
+        registry.promote(settings, saved.name, {"holdout_accuracy": cand_s["accuracy"],
+                                                "holdout_macro_f1": cand_s["macro_f1"]})
     return RetrainOutcome(ok and promote, reason, candidate.version, str(getattr(current, "version", "")),
-                          cand_s, cur_s, test, len(train), len(holdout), len(corrections), model_dir)
+                          cand_s, cur_s, test, len(train), len(holdout), len(corrections), model_dir,
+                          index_dir, n_index)
+
+
+def build_retrieval_index(items: list[Item]):
+    """The few-shot index over labelled items (texts are normalised and redacted when indexed)."""
+    from .retrieval import RetrievalIndex
+
+    return RetrievalIndex.build([it.text for it in items], [it.label for it in items])
 
 
 def _save(settings: Settings, model, train: list[Item], summary: dict[str, Any]) -> Path:

@@ -3,12 +3,17 @@
 Decision thresholds (auto_apply, suggest) for a target precision of auto-applied labels; with
 ``--cascade-accuracy`` or ``--cascade-llm-share`` also the cascade threshold (fallback first, the
 LLM for the rest). Calibrate on a validation split (``--split val``), not on training data.
+``--write`` puts the decision thresholds into the taxonomy file and the cascade threshold, when
+one was picked, into the instance config ``<instance_dir>/triage.toml`` (key ``cascade_threshold``,
+other keys kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -29,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="precision for suggestions (default: half-way between 0.5 and the target)")
     p.add_argument("--min-items", type=int, default=5, help="fewest items a threshold may rest on")
     p.add_argument("--floor", type=float, default=0.5, help="lowest auto_apply threshold allowed (default 0.5)")
-    p.add_argument("--write", action="store_true", help="write the thresholds into the taxonomy file")
+    p.add_argument("--write", action="store_true", help="write the thresholds into the taxonomy file (and a "
+                   "picked cascade threshold into <instance_dir>/triage.toml)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--cascade-accuracy", type=float, help="also pick the cascade threshold for this "
                    "fallback accuracy on the tickets it keeps")
@@ -40,23 +46,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    wants_cascade = args.cascade_accuracy is not None or args.cascade_llm_share is not None
     preds, summary, taxonomy, settings = evaluate_from_args(args)
     choice = decision_thresholds(preds, taxonomy, args.target_precision, args.suggest_precision, args.min_items,
                                   args.floor)
     out: dict = {"thresholds": asdict(choice), "accuracy": summary["accuracy"], "n": summary["n"],
                  "current": taxonomy.thresholds.model_dump()}
-    if args.cascade_accuracy is not None or args.cascade_llm_share is not None:
+    if wants_cascade:
         fb_preds = preds
         if settings.classifier != "fallback":
             fb_preds, _, _, _ = evaluate_from_args(args, classifier="fallback")
         cascade = cascade_threshold(fb_preds, target_accuracy=args.cascade_accuracy, llm_share=args.cascade_llm_share)
         out["cascade"] = asdict(cascade)
+    notes: list[str] = []
     if args.write:
-        if settings.taxonomy == "default" or not Path(settings.taxonomy).is_file():
+        has_taxonomy_file = settings.taxonomy != "default" and Path(settings.taxonomy).is_file()
+        if not has_taxonomy_file and not wants_cascade:
             raise ConfigError("--write needs a taxonomy file (--taxonomy PATH or `taxonomy` in settings); "
                               "copy plugin/defaults/taxonomy.toml and point at it")
-        dump_thresholds(settings.taxonomy, choice.auto_apply, choice.suggest)
-        out["written_to"] = settings.taxonomy
+        if has_taxonomy_file:
+            dump_thresholds(settings.taxonomy, choice.auto_apply, choice.suggest)
+            out["written_to"] = settings.taxonomy
+        else:
+            notes.append("decision thresholds not written: the bundled taxonomy is read-only "
+                         "(--taxonomy PATH to write them)")
+        if wants_cascade:
+            out["cascade_written_to"] = str(write_cascade_threshold(settings.instance_dir,
+                                                                    out["cascade"]["threshold"]))
+            notes += _shadowed_notes(Path(out["cascade_written_to"]))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -73,7 +92,29 @@ def run(args: argparse.Namespace) -> int:
     if "cascade" in out:
         cc = out["cascade"]
         print(f"  cascade_threshold = {cc['threshold']:.4f}  -> LLM share {cc['llm_share']:.1%}, fallback accuracy "
-              f"on the rest {(cc['fallback_accuracy'] or 0):.1%}; set it in triage.toml or TRIAGE_CASCADE_THRESHOLD")
-    if args.write:
+              f"on the rest {(cc['fallback_accuracy'] or 0):.1%}"
+              + ("" if args.write else "; --write stores it in the instance's triage.toml"))
+    if "written_to" in out:
         print(f"wrote thresholds to {settings.taxonomy}")
+    if "cascade_written_to" in out:
+        print(f"wrote cascade_threshold = {out['cascade']['threshold']} to {out['cascade_written_to']}")
     return 0
+
+
+def write_cascade_threshold(instance_dir: str | Path, threshold: float) -> Path:
+    """Upsert ``cascade_threshold`` in ``<instance_dir>/triage.toml`` (other keys and lines kept),
+    with the one helper that upserts a key in that file (owner-only permissions, as for secrets)."""
+    from webhooks.install import store_secret
+
+    return store_secret(Path(instance_dir), "cascade_threshold", float(threshold))  # type: ignore[arg-type]
+
+
+def _shadowed_notes(written: Path) -> list[str]:
+    """Why the value just written might not be the one the service reads."""
+    notes = []
+    config = os.environ.get("TRIAGE_CONFIG")
+    if config and Path(config).resolve() != written.resolve():
+        notes.append(f"TRIAGE_CONFIG={config} is read instead of {written}; set cascade_threshold there")
+    if os.environ.get("TRIAGE_CASCADE_THRESHOLD"):
+        notes.append("TRIAGE_CASCADE_THRESHOLD is set and overrides the file")
+    return notes

@@ -42,6 +42,8 @@ def add_classifier_args(p: argparse.ArgumentParser, *, single: bool = True) -> N
         p.add_argument("--classifier", choices=["auto", "llm", "fallback", "cascade"],
                        help="which classifier (default: settings)")
         p.add_argument("--prompt", help="prompt template name (prompts/) or path to a .j2 file")
+        p.add_argument("--cascade-threshold", type=float,
+                       help="cascade: the fallback answers at this calibrated score or above (default: settings)")
     p.add_argument("--model-dir", help="fallback model directory (default: settings)")
     p.add_argument("--taxonomy", help="taxonomy TOML, `default`, or `auto` (one category per data label)")
     p.add_argument("--prices", help="price table (TOML/JSON: model -> {prompt, completion} per 1k tokens)")
@@ -60,6 +62,8 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
         overrides["prompt_template"] = args.prompt
     if getattr(args, "model_dir", None):
         overrides["model_dir"] = args.model_dir
+    if getattr(args, "cascade_threshold", None) is not None:
+        overrides["cascade_threshold"] = args.cascade_threshold
     if getattr(args, "taxonomy", None) and args.taxonomy != "auto":
         overrides["taxonomy"] = args.taxonomy
     overrides.update({k: v for k, v in extra.items() if v is not None})
@@ -121,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
     preds, summary, taxonomy, settings = evaluate_from_args(args)
     meta = {"data": str(args.data), "split": args.split, "classifier": settings.classifier,
             "prompt": settings.prompt_template, "model": settings.model_dir, "taxonomy": settings.taxonomy}
+    if settings.classifier == "cascade":
+        meta["cascade_threshold"] = settings.cascade_threshold
     summary["meta"] = meta
     if args.predictions:
         predictions_to_jsonl(preds, args.predictions)

@@ -40,6 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="model parameter (epochs, dim, n_buckets, hidden, lr...)")
     p.add_argument("--tolerance", type=float, default=0.0, help="promote if accuracy >= current - tolerance")
     p.add_argument("--dry-run", action="store_true", help="evaluate only, never promote")
+    p.add_argument("--no-index", action="store_true",
+                   help="do not build the few-shot retrieval index beside the promoted model")
     p.add_argument("--taxonomy", help="taxonomy TOML (default: settings)")
     p.add_argument("--instance-dir", help="instance directory (default: settings)")
     p.add_argument("--json", action="store_true")
@@ -77,7 +79,7 @@ def run_retrain(args: argparse.Namespace) -> int:
         raise ConfigError(f"no labelled rows in {args.data}")
     out = retrain(settings, taxonomy, original, corrections, holdout=holdout, holdout_fraction=args.holdout_fraction,
                   seed=args.seed, params=dict(args.param), tolerance=args.tolerance, promote=not args.dry_run,
-                  soft=soft, progress=not args.json)
+                  soft=soft, progress=not args.json, build_index=not args.no_index)
     if args.json:
         d = asdict(out)
         for k in ("candidate", "current"):
@@ -92,6 +94,8 @@ def run_retrain(args: argparse.Namespace) -> int:
         print(("PROMOTED: " if out.promoted else "not promoted: ") + out.reason)
         if out.promoted:
             print(f"  active model: {out.model_dir} (previous kept; `triage rollback` restores it)")
+            if out.index_dir:
+                print(f"  retrieval index: {out.n_index} examples -> {out.index_dir}")
     return 0 if out.promoted or args.dry_run else 1
 
 

@@ -115,3 +115,24 @@ def test_index_beside_the_model_is_found(tmp_path, settings, tiny_model_dir, ind
     index.save(model_dir / "index")
     assert default_index_dir(s) == model_dir / "index"
     assert len(load_retriever_for(s)) == len(index)
+
+
+def test_llm_called_and_the_llm_only_prompt_estimate(default_taxonomy, tiny_fallback, openai_server, index):
+    from plugin.budget import count_tokens
+
+    ticket = "The blender lid came cracked, call me on +44 20 7946 0958"
+    kept = _cascade(default_taxonomy, tiny_fallback, openai_server, index, threshold=0.0).classify(ticket)
+    assert not kept.llm_called and openai_server.requests == []
+    p = _cascade(default_taxonomy, tiny_fallback, openai_server, index, threshold=1.0)
+    estimate = p.llm_prompt_tokens(ticket)
+    assert openai_server.requests == []  # estimating sends nothing
+    r = p.classify(ticket)
+    assert r.llm_called and r.classifier is ClassifierSource.LLM
+    sent = openai_server.requests[0]["body"]["messages"]
+    assert "<example" in sent[-1]["content"]
+    # the estimate is the prompt actually sent (examples included) plus the chat framing
+    assert estimate == sum(count_tokens(m["content"], "cl100k_base") for m in sent) + 3 * len(sent) + 3
+    openai_server.set_default("server_error")
+    failed = p.classify(ticket)
+    assert failed.llm_called and failed.classifier is ClassifierSource.FALLBACK
+    assert Pipeline(default_taxonomy, tiny_fallback).llm_prompt_tokens(ticket) is None  # no LLM, no estimate
