@@ -104,7 +104,9 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
             store.record_classification(
                 event_id, label=result.label, score=result.score, decision=str(result.decision),
                 classifier=str(result.classifier), model_version=result.model_version,
-                prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                # Tokens are spend: only what an LLM call actually used (a fallback answer costs none).
+                prompt_tokens=result.prompt_tokens if result.llm_called else 0,
+                completion_tokens=result.completion_tokens,
                 latency_ms=result.latency_ms)
             label, decision = result.label, str(result.decision)
         wanted = wanted_tags(label, decision, prefix=cfg.tag_prefix, guard_tag=cfg.guard_tag,
