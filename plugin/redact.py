@@ -218,6 +218,8 @@ def _find_ibans(text: str) -> list[tuple[int, int]]:
 
 # --- payment cards -------------------------------------------------------------------------------
 _DIGIT_RUN = re.compile(r"(?<![\w\-.,+])\d(?:[ \-]?\d){11,22}(?![\w\-]|[.,]\d)")
+# Dotted groups ("4111.1111.1111.1111"): only whole 4-digit groups, so amounts and versions never match.
+_DOTTED_CARD = re.compile(r"(?<![\w\-.,+])\d{4}(?:\.\d{4}){2,3}(?:\.\d{1,3})?(?![\w\-]|[.,]\d)")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -254,7 +256,7 @@ def _card_brand_ok(d: str) -> bool:
 
 def _find_cards(text: str) -> list[tuple[int, int]]:
     spans = []
-    for m in _DIGIT_RUN.finditer(text):
+    for m in (*_DIGIT_RUN.finditer(text), *_DOTTED_CARD.finditer(text)):
         digits = re.sub(r"\D", "", m.group(0))
         if not 13 <= len(digits) <= 19 or not luhn_valid(digits) or not _card_brand_ok(digits):
             continue

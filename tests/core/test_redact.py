@@ -80,3 +80,10 @@ def test_real_complaints_keep_amounts(shared_data):
             assert amount in r.text
     # CFPB already masks PII as XXXX, so almost nothing should be left to redact.
     assert changed <= len(rows) * 0.02
+
+
+def test_dotted_card_groups_are_cards_but_dotted_numbers_are_not():
+    assert redact("card 4111.1111.1111.1111 was declined").counts == {"card": 1}
+    assert redact("card 4111.1111.1111.1112 was declined").counts == {}  # fails Luhn
+    for text in ("version 2024.1101.0001.0002", "total 1.234.567,89 EUR", "build 4111.1111.1111"):
+        assert redact(text).text == text
