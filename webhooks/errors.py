@@ -16,7 +16,7 @@ def reject(status: int, reason: str, vendor: str = ""):
     from .runtime import metrics
 
     if vendor:
-        metrics().webhooks.labels(vendor, f"rejected_{status}").inc()
+        metrics().webhook_outcome(vendor, f"rejected_{status}").inc()
     return jsonify(error=reason), status
 
 

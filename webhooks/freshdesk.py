@@ -62,7 +62,7 @@ def verify_and_parse(req: Request) -> tuple[TicketEvent, bytes]:
 
 @bp.post("/freshdesk")
 def receive():
-    with metrics().accept_seconds.labels("freshdesk").time():
+    with metrics().accept_timer("freshdesk").time():
         try:
             event, raw = verify_and_parse(request)
         except Rejection as exc:

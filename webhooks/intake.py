@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 from flask import Response, jsonify
 
@@ -24,12 +25,12 @@ def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
     so the 202 is truthful.
     """
     m = metrics()
-    if event.tags and safe_tag(settings().guard_tag) in event.tags:
+    if event.tags and _guard_tag(settings().guard_tag) in event.tags:
         # an update of a ticket we classified: did an agent change our category? (best effort)
         note_agent_edit(settings(), get_store(), None, vendor=event.vendor,
                         ticket_id=event.ticket_id, tags=event.tags, category=event.extra.get("category"),
                         text=event.text)
-        m.webhooks.labels(event.vendor, "ignored_guard").inc()
+        m.webhook_outcome(event.vendor, "ignored_guard").inc()
         return jsonify(status="ignored", reason="guard tag present: already classified"), 200
     try:
         event_id, created = get_committer().add(vendor=event.vendor, ticket_id=event.ticket_id,
@@ -39,12 +40,17 @@ def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
         log.error("cannot store %s event for ticket %s: %s", event.vendor, event.ticket_id, type(exc).__name__)
         return reject(503, "event store unavailable, retry later", event.vendor)
     if not created:
-        m.webhooks.labels(event.vendor, "duplicate").inc()
+        m.webhook_outcome(event.vendor, "duplicate").inc()
         return _json(f'{{"event_id":"{event_id}","status":"duplicate"}}\n', 200)
-    m.webhooks.labels(event.vendor, "accepted").inc()
+    m.webhook_outcome(event.vendor, "accepted").inc()
     return _json(f'{{"event_id":"{event_id}","status":"accepted"}}\n', 202)
 
 
 def _json(body: str, status: int) -> Response:
     """The hot path's answer, same bytes as ``jsonify`` (event ids are hex: nothing to escape)."""
-    return Response(body, status, mimetype="application/json")
+    return Response(body, status, content_type="application/json")
+
+
+@lru_cache(maxsize=8)
+def _guard_tag(value: str) -> str:
+    return safe_tag(value)

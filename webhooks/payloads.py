@@ -72,6 +72,8 @@ def lookup(data: dict[str, Any], *keys: str) -> Any:
     for key in keys:
         if key in data and clean(data[key]) is not None:
             return data[key]
+        if "." not in key:  # the nested walk below would only look at data[key] again
+            continue
         node: Any = data
         for part in key.split("."):
             node = node.get(part) if isinstance(node, dict) else None
