@@ -2,55 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import re
-import signal
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import requests
 
 from plugin.store import EventStore
 
-from .conftest import ZD_SECRET, post_zendesk, wait_for
+from .conftest import TriageProcess, post_zendesk, service_env, wait_for
 
-REPO = Path(__file__).resolve().parents[2]
 TEXTS = ["I was charged twice for my order, please refund me", "My parcel has not arrived yet",
          "I forgot my password and cannot log in", "How do I cancel my order?"]
-
-
-class ServiceProcess:
-    """``triage serve`` as a child process; stdout drained by a thread (a full pipe would block it)."""
-
-    def __init__(self, tmp: Path, zd) -> None:
-        env = {**os.environ, "TRIAGE_INSTANCE_DIR": str(tmp / "instance"), "TRIAGE_CLASSIFIER": "fallback",
-               "TRIAGE_ZENDESK_BASE_URL": zd.base_url, "TRIAGE_ZENDESK_EMAIL": zd.email,
-               "TRIAGE_ZENDESK_API_TOKEN": zd.api_token, "TRIAGE_ZENDESK_SIGNING_SECRET": ZD_SECRET,
-               "PYTHONPATH": str(REPO)}
-        self.proc = subprocess.Popen([sys.executable, "-m", "plugin", "serve", "--port", "0"], cwd=tmp, env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self.url: str | None = None
-        threading.Thread(target=self._drain, daemon=True).start()
-        assert wait_for(lambda: self.url is not None or self.proc.poll() is not None, 60), "service did not start"
-        assert self.url, "".join(self.lines[-20:])
-
-    def _drain(self) -> None:
-        for line in self.proc.stdout:
-            self.lines.append(line)
-            m = re.search(r"listening on (http://\S+)", line)
-            if m:
-                self.url = m.group(1)
-
-    def kill9(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def terminate(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(30)
 
 
 def _send_until_error(url: str, zd, accepted: list[int], sent: list[int], stop: threading.Event) -> None:
@@ -73,7 +34,7 @@ def test_kill_minus_nine_mid_load_exactly_once(tmp_path, zd):
     accepted: list[int] = []
     sent: list[int] = []
     for target in (15, 35, 60):
-        svc = ServiceProcess(tmp_path, zd)
+        svc = TriageProcess(tmp_path, service_env(tmp_path, zd))
         stop = threading.Event()
         sender = threading.Thread(target=_send_until_error, args=(svc.url, zd, accepted, sent, stop))
         sender.start()
@@ -81,7 +42,7 @@ def test_kill_minus_nine_mid_load_exactly_once(tmp_path, zd):
         svc.kill9()  # no chance to finish anything
         stop.set()
         sender.join(30)
-    svc = ServiceProcess(tmp_path, zd)  # the recovery sweep re-enqueues whatever was unfinished
+    svc = TriageProcess(tmp_path, service_env(tmp_path, zd))  # the recovery sweep re-enqueues whatever was unfinished
     guard = "triage_classified"
     assert wait_for(lambda: all(guard in zd.ticket(tid)["tags"] for tid in accepted), 90), "accepted events lost"
     store = EventStore(tmp_path / "instance" / "triage.sqlite3")
