@@ -24,16 +24,12 @@ from waitress.server import create_server
 
 from plugin.apikeys import KeyStore
 from plugin.config import load_settings
+from plugin.metrics import percentiles
 from webhooks import create_app
 
 TEXTS = ["I was charged twice for my order last week", "Where is my parcel? It has not arrived",
          "I want my money back for the broken blender", "How do I reset my password?",
          "Can I speak to a real person please, call me at +1 415 555 2671"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
 def main() -> None:
@@ -63,7 +59,7 @@ def main() -> None:
         latencies.append((time.perf_counter() - start) * 1000)
         resp.raise_for_status()
     print(f"sequential, keep-alive, {args.requests} requests:")
-    print(f"  p50 {statistics.median(latencies):.2f} ms   p99 {percentile(latencies, 99):.2f} ms   "
+    print(f"  p50 {statistics.median(latencies):.2f} ms   p99 {percentiles(latencies, (99,))['p99']:.2f} ms   "
           f"mean {statistics.fmean(latencies):.2f} ms   req/s {1000 / statistics.fmean(latencies):.0f}")
 
     def worker(n: int) -> int:
