@@ -13,9 +13,9 @@ from flask import Blueprint, Response, jsonify, render_template
 from plugin import formtoken
 from plugin.exceptions import HelpdeskError, TriageError
 from plugin.helpdesk.zendesk import ZendeskClient
-from plugin.taxonomy import load_taxonomy
 
 from . import client_auth as auth
+from .classify_api import get_pipeline
 
 bp = Blueprint("form", __name__, template_folder="templates", static_folder="static/form",
                static_url_path="/form/static")
@@ -43,7 +43,7 @@ def _token() -> str:
 
 @bp.get("/form")
 def page() -> Response:
-    taxonomy = load_taxonomy(auth.settings().taxonomy)
+    taxonomy = get_pipeline().taxonomy  # the categories the classifier answers with, loaded once
     html = render_template("ticket_form.html", token=_token(), categories=taxonomy.categories,
                            debounce_ms=DEBOUNCE_MS, min_chars=MIN_CHARS)
     resp = Response(html, mimetype="text/html")
@@ -73,7 +73,7 @@ def submit() -> tuple[Response, int]:
     subject = body.get("subject") or ""
     category = body.get("category")
     suggested = body.get("suggested")
-    taxonomy = load_taxonomy(s.taxonomy)
+    taxonomy = get_pipeline().taxonomy
     if not isinstance(description, str) or len(description.strip()) < MIN_CHARS:
         raise auth.ClientError(400, f"'description' must be at least {MIN_CHARS} characters")
     if not isinstance(subject, str) or len(subject) > MAX_SUBJECT:
