@@ -176,14 +176,8 @@ def corrections_as_items(corrections: list[Correction]) -> list[Item]:
     return [Item(f"correction:{c.vendor}:{c.ticket_id}", c.text, c.agent_label) for c in corrections if c.text]
 
 
-_LABELS_CACHE: dict[str, list[str]] = {}
-
-
 def taxonomy_labels(settings: Settings) -> list[str]:
     """Category names of the configured taxonomy, cached per taxonomy setting (webhook hot path)."""
-    from .taxonomy import load_taxonomy
+    from .taxonomy import taxonomy_names
 
-    key = str(settings.taxonomy)
-    if key not in _LABELS_CACHE:
-        _LABELS_CACHE[key] = list(load_taxonomy(settings.taxonomy).names)
-    return _LABELS_CACHE[key]
+    return list(taxonomy_names(str(settings.taxonomy)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -95,6 +96,15 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
             raise TaxonomyError(f"cannot read taxonomy file {p}: {exc.strerror}") from exc
         source = str(p)
     return parse_taxonomy(text, source)
+
+
+@lru_cache(maxsize=16)
+def taxonomy_names(path: str = DEFAULT_TAXONOMY) -> tuple[str, ...]:
+    """Category names of a taxonomy file, read once per path (for hot paths that need only names).
+
+    Edits to the file are seen after a restart, like every other setting.
+    """
+    return tuple(load_taxonomy(path).names)
 
 
 def parse_taxonomy(text: str, source: str = "<string>") -> Taxonomy:

@@ -6,19 +6,13 @@ what the running service enforces (schemathesis checks the service against this 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from plugin import __version__
 from plugin.config import Settings
-from plugin.taxonomy import load_taxonomy
+from plugin.taxonomy import taxonomy_names
 
 from .classify_contract import FUNCTIONS, MAX_INPUTS
-
-
-@lru_cache(maxsize=8)
-def _labels(taxonomy: str) -> tuple[str, ...]:
-    return tuple(load_taxonomy(taxonomy).names)
 
 
 def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -37,7 +31,7 @@ def openapi_document(server_url: str, settings: Settings) -> dict[str, Any]:
     if not settings.classify_require_key:
         security.append({})
     prediction = {"type": "object", "required": ["label", "score"], "properties": {
-        "label": {"type": "string", "enum": list(_labels(settings.taxonomy))},
+        "label": {"type": "string", "enum": list(taxonomy_names(settings.taxonomy))},
         "score": {"type": "number"}}}
     return {
         "openapi": "3.1.0",
