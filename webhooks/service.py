@@ -9,7 +9,7 @@ import threading
 from plugin.config import Settings
 
 log = logging.getLogger("webhooks.service")
-WAITRESS_THREADS = 8  # request threads; a request only verifies and commits one row
+WAITRESS_THREADS = 8  # request threads; a webhook request verifies and waits for the store writer
 
 
 def waitress_body_cap(settings: Settings) -> int:
@@ -23,28 +23,37 @@ def waitress_body_cap(settings: Settings) -> int:
 
 
 def build(settings: Settings):
-    """The app, its queue, its dispatcher, and a recovery sweep (a sole SQLite consumer may release
-    stale leases). The dispatcher starts first: it follows rows committed from now on, the sweep
-    covers the older ones (an event both see is enqueued twice, which is harmless)."""
+    """The production app: its queue, the store writer process (group commit + dispatcher, see
+    ``webhooks.writer``) as its committer, and a recovery sweep (a sole SQLite consumer may release
+    stale leases). The writer starts first: its dispatcher follows rows committed from then on,
+    the sweep covers the older ones (an event both see is enqueued twice, which is harmless)."""
     from . import create_app
-    from .runtime import get_dispatcher, get_queue
+    from .runtime import get_queue
+    from .writer import StoreWriter
 
     app = create_app(settings)
+    writer = StoreWriter(settings).start()
+    app.extensions["triage"].update(writer=writer, committer=writer.client())
     with app.app_context():
         queue = get_queue()
-        get_dispatcher()
     queue.sweep(release_leases=settings.queue_backend == "sqlite")
     return app, queue
 
 
-def serve(settings: Settings, *, announce=print) -> int:
-    """Serve until SIGINT/SIGTERM; both stop gracefully (running jobs finish, the rest stay stored)."""
+def make_server(app, settings: Settings, *, port: int | None = None):
+    """The production HTTP server (waitress) for ``app``; ``port=0`` picks a free one (bench)."""
     import waitress
 
+    return waitress.create_server(app, host=settings.host, port=settings.port if port is None else port,
+                                  threads=WAITRESS_THREADS, max_request_body_size=waitress_body_cap(settings),
+                                  ident="triage")
+
+
+def serve(settings: Settings, *, announce=print) -> int:
+    """Serve until SIGINT/SIGTERM; both stop gracefully (running jobs finish, the rest stay stored)."""
     app, queue = build(settings)
     queue.context()  # load the model before the first ticket arrives
-    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=WAITRESS_THREADS,
-                                    max_request_body_size=waitress_body_cap(settings), ident="triage")
+    server = make_server(app, settings)
     http = threading.Thread(target=server.run, name="http", daemon=True)
     http.start()
     announce(f"triage serve: listening on http://{settings.host}:{server.effective_port} "
@@ -54,7 +63,7 @@ def serve(settings: Settings, *, announce=print) -> int:
         consumer.run()  # main thread: owns the signal handlers
     finally:
         server.close()
-        app.extensions["triage"]["dispatcher"].stop()  # the rest stays `received` for the next sweep
+        app.extensions["triage"]["writer"].stop()  # undispatched events stay `received` for the next sweep
     return 0
 
 

@@ -1,0 +1,163 @@
+"""The store writer process of ``triage serve``: group commit over a local socket, its dispatcher,
+and its lifecycle (restart after a crash, exit with its parent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+
+import pytest
+
+from plugin.store import EventState, EventStore
+from simulators.zendesk import sign
+from webhooks.queue import make_queue
+from webhooks.writer import StoreUnavailable, StoreWriter
+
+from .conftest import REPO, ZD_SECRET, make_settings, now_ts, wait_for
+
+
+def _item(n: int, key: str | None = None) -> dict:
+    return {"vendor": "zendesk", "ticket_id": str(n), "dedup_key": key or f"k{n}", "event_type": "trigger",
+            "payload": {"tags": ["vip"], "has_text": True}}
+
+
+@pytest.fixture
+def writer(tmp_path):
+    w = StoreWriter(make_settings(tmp_path)).start()
+    yield w
+    w.stop()
+
+
+def test_events_are_committed_once_and_duplicates_get_the_stored_id(writer, tmp_path):
+    client = writer.client()
+    event_id, created = client.add(**_item(1))
+    assert created and len(event_id) == 32
+    again, created_again = client.add(**_item(1))
+    assert (again, created_again) == (event_id, False)
+    stored = EventStore(make_settings(tmp_path).db_path).get(event_id)
+    assert stored is not None and stored.state == EventState.RECEIVED and stored.ticket_id == "1"
+
+
+def test_concurrent_threads_are_all_stored_exactly_once(writer, tmp_path):
+    client = writer.client()
+    results: list[tuple[str, bool]] = []
+    lock = threading.Lock()
+
+    def send(start: int) -> None:
+        for n in range(start, start + 50):
+            out = client.add(**_item(n % 120))  # keys overlap across threads: dedup inside batches too
+            with lock:
+                results.append(out)
+
+    threads = [threading.Thread(target=send, args=(t * 15,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 400
+    created = [event_id for event_id, was_created in results if was_created]
+    assert len(created) == len(set(created)) == len({event_id for event_id, _ in results})
+    store = EventStore(make_settings(tmp_path).db_path)
+    assert len(list(store.events(vendor="zendesk"))) == len(created) == 120
+
+
+def test_the_writer_dispatches_new_events_to_the_queue(writer, tmp_path):
+    settings = make_settings(tmp_path)
+    queue = make_queue(settings, store=EventStore(settings.db_path))
+    before = queue.huey.pending_count()
+    for n in range(5):
+        writer.client().add(**_item(100 + n))
+    assert wait_for(lambda: queue.huey.pending_count() >= before + 5, 10)
+
+
+def test_a_killed_writer_answers_unavailable_then_is_restarted(writer, tmp_path):
+    client = writer.client()
+    kept, _ = client.add(**_item(7))
+    old_pid = writer.pid
+    os.kill(old_pid, signal.SIGKILL)
+    with pytest.raises(StoreUnavailable):
+        client.add(**_item(8))  # the connection died with the writer: 503, the sender retries
+    assert wait_for(lambda: writer.pid not in (None, old_pid), 30)
+    assert wait_for(lambda: _adds(client, _item(8)), 30)  # a new writer, a new connection
+    assert EventStore(make_settings(tmp_path).db_path).get(kept) is not None
+
+
+def _adds(client, item) -> bool:
+    try:
+        client.add(**item)
+        return True
+    except StoreUnavailable:
+        return False
+
+
+def test_a_malformed_frame_drops_only_that_connection(writer):
+    raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    raw.connect(writer.socket_path)
+    raw.sendall(b"\x00\x00\x00\x05nojsn")
+    raw.settimeout(5)
+    assert raw.recv(16) == b""  # closed by the writer
+    raw.close()
+    assert writer.client().add(**_item(9))[1]
+
+
+def test_the_writer_exits_when_its_parent_is_killed(tmp_path):
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(REPO)!r})
+        from plugin.config import load_settings
+        from webhooks.writer import StoreWriter
+        if __name__ == "__main__":
+            w = StoreWriter(load_settings({{"instance_dir": {str(tmp_path / "instance")!r}}}, env={{}})).start()
+            print(w.pid, flush=True)
+            time.sleep(120)
+    """)
+    path = tmp_path / "parent.py"
+    path.write_text(script)
+    parent = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    writer_pid = int(parent.stdout.readline())
+    assert _alive(writer_pid)
+    parent.kill()
+    parent.wait(10)
+    assert wait_for(lambda: not _alive(writer_pid), 15), "writer outlived its killed parent"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_production_app_answers_after_the_writer_commits_and_503_while_it_is_down(tmp_path):
+    from webhooks.service import build
+
+    settings = make_settings(tmp_path)
+    app, _queue = build(settings)
+    writer = app.extensions["triage"]["writer"]
+    try:
+        client = app.test_client()
+
+        def post(ticket: int):
+            body = json.dumps({"ticket_id": str(ticket), "subject": "Refund"}).encode()
+            ts = now_ts()
+            return client.post("/webhooks/zendesk", data=body, content_type="application/json",
+                               headers={"X-Zendesk-Webhook-Signature": sign(ZD_SECRET, ts, body),
+                                        "X-Zendesk-Webhook-Signature-Timestamp": ts})
+
+        answer = post(41)
+        assert answer.status_code == 202
+        assert EventStore(settings.db_path).get(answer.get_json()["event_id"]) is not None
+        os.kill(writer.pid, signal.SIGKILL)
+        writer._proc.join(10)
+        down = post(42)
+        assert down.status_code == 503 and "error" in down.get_json()
+        assert wait_for(lambda: post(42).status_code == 202, 30)
+    finally:
+        writer.stop()
