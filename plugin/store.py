@@ -9,7 +9,8 @@ so a duplicate queue entry is harmless.
 Durability: SQLite in WAL mode with ``synchronous=FULL`` by default. WAL + NORMAL survives a
 killed process but may lose the last commits on power loss or an OS crash; we promise the sender
 that an acknowledged event is never lost, so every commit is fsynced (FULL). The receiver groups
-concurrent requests into one transaction (``webhooks.committer``), so that fsync is shared. Where
+concurrent requests into one transaction (``webhooks.committer`` in process, ``webhooks.writer``
+under ``triage serve``), so that fsync is shared. Where
 fsync is very slow and a UPS/replicated disk covers power loss, ``store_synchronous = "NORMAL"``
 is the documented trade. WAL keeps readers (reports, ``/metrics``) from blocking the writer.
 

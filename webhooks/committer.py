@@ -1,4 +1,9 @@
-"""Group commit: concurrent webhook requests share one SQLite transaction (and one fsync).
+"""Group commit inside the receiving process: concurrent requests share one SQLite transaction.
+
+This is the committer of an app made by ``create_app`` alone (tests, ``EmbeddedService``, the
+demo). ``triage serve`` does the same job in a separate process (``webhooks.writer``), so that the
+commit, its fsync and the dispatcher do not compete with the request threads for one GIL; both
+commit through ``EventStore.add_events`` and answer only after the commit.
 
 Leader/follower, in the request threads themselves: the first request that finds no commit in
 progress becomes the leader, takes every event queued so far and commits them in one transaction;

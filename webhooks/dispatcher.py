@@ -1,8 +1,8 @@
 """Dispatcher: moves newly committed events from the event store into the task queue.
 
-A webhook request makes ONE durable write (its event row, see ``committer``) and is answered;
-this thread, in the receiving process, then puts the new events' ids on the huey queue (SQLite or
-Redis), many per queue transaction. The committer wakes it after every commit that created rows,
+A webhook request makes ONE durable write (its event row, see ``committer`` / ``writer``) and is
+answered; this thread, in the process that commits, then puts the new events' ids on the huey queue
+(SQLite or Redis), many per queue transaction. The committer wakes it after every commit that created rows,
 so the hand-off costs no polling delay; a short fallback poll covers rows written by anything else.
 
 It follows the store's rowid (rows are appended in commit order by SQLite's single writer), so it

@@ -18,7 +18,8 @@ log = logging.getLogger("webhooks")
 
 
 def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
-    """Answer 202 only once the event row is committed (group commit, see ``committer``).
+    """Answer 202 only once the event row is committed (group commit: ``committer`` in process,
+    ``writer`` under ``triage serve``).
 
     The row is the only durable write; the dispatcher thread enqueues it after the commit. If that
     fails or the process dies first, the row stays ``received`` and the recovery sweep picks it up,

@@ -2,7 +2,7 @@
 
 The queue carries only event ids. The event store is the source of truth, so a lost queue entry
 is recovered by ``sweep()`` (run at every start) and a duplicate one is a no-op (``claim``).
-New events reach the queue through the receiver's dispatcher (``webhooks.dispatcher``), in batches,
+New events reach the queue through the committing process's dispatcher (``webhooks.dispatcher``), in batches,
 never inside the webhook request.
 """
 

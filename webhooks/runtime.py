@@ -56,7 +56,9 @@ def get_dispatcher():
 
 
 def get_committer():
-    """The group committer writing this app's events; each commit wakes the dispatcher."""
+    """The group committer writing this app's events; each commit wakes the dispatcher.
+
+    ``triage serve`` pre-seeds it with a ``webhooks.writer`` client (commits in another process)."""
     from .committer import GroupCommitter
 
     def make():

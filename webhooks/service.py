@@ -1,5 +1,5 @@
-"""Run the service: waitress for HTTP, a dispatcher (stored events → queue), huey consumer threads
-for jobs, recovery sweep first."""
+"""Run the service: waitress for HTTP, the store writer process (group commit + dispatcher:
+stored events → queue), huey consumer threads for jobs, recovery sweep first."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def serve(settings: Settings, *, announce=print) -> int:
 
 def work(settings: Settings, *, announce=print) -> int:
     """A standalone consumer (Redis deployments run several). New events reach its queue through
-    the dispatcher of the ``triage serve`` process that received them (the store is one SQLite file,
+    the dispatcher of the ``triage serve`` writer process that stored them (the store is one SQLite file,
     so receiver and workers share a host); its start-up sweep re-enqueues unfinished ones."""
     from plugin.store import EventStore
 
