@@ -161,3 +161,23 @@ def test_production_app_answers_after_the_writer_commits_and_503_while_it_is_dow
         assert wait_for(lambda: post(42).status_code == 202, 30)
     finally:
         writer.stop()
+
+
+def test_frames_are_sent_without_a_gil_release_when_possible_and_completed_otherwise(monkeypatch):
+    import webhooks.writer as writer_module
+
+    if os.name == "posix":
+        assert writer_module._libc_send is not None  # the fast path is what production uses here
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    with a, b:
+        writer_module._send_holding_gil(a, b"frame-1")
+        assert b.recv(64) == b"frame-1"
+        for fake_result in (3, -1):  # a partial send, then EAGAIN/error: the rest goes through sendall
+            monkeypatch.setattr(writer_module, "_libc_send", lambda fd, data, n, flags, r=fake_result: r)
+            writer_module._send_holding_gil(a, b"abcdefgh")
+            expected = b"defgh" if fake_result == 3 else b"abcdefgh"
+            assert b.recv(64) == expected
+        b.close()
+        monkeypatch.setattr(writer_module, "_libc_send", writer_module._load_send_without_gil_release())
+        with pytest.raises(OSError):
+            writer_module._send_holding_gil(a, b"to a closed peer")
