@@ -7,6 +7,7 @@ import hmac
 
 from flask import Blueprint, Request, request
 
+from plugin.config import Settings
 from plugin.exceptions import PayloadError
 
 from .errors import Rejection, reject
@@ -32,13 +33,13 @@ def _presented_secrets(req: Request, header: str) -> list[str]:
     return found
 
 
-def verify_and_parse(req: Request) -> tuple[TicketEvent, bytes]:
+def verify_and_parse(req: Request, cfg: Settings | None = None) -> tuple[TicketEvent, bytes]:
     """Constant-time secret check, then tolerant parse.
 
     Raises:
         Rejection: 401 missing/wrong secret, 400 malformed body or missing ticket id.
     """
-    cfg = settings()
+    cfg = cfg or settings()
     raw = req.get_data(cache=True)
     if cfg.freshdesk_webhook_secret is None:
         raise Rejection(401, "no webhook secret configured")
@@ -62,9 +63,10 @@ def verify_and_parse(req: Request) -> tuple[TicketEvent, bytes]:
 
 @bp.post("/freshdesk")
 def receive():
-    with metrics().accept_timer("freshdesk").time():
+    req, cfg, m = request._get_current_object(), settings(), metrics()  # once (see zendesk.receive)
+    with m.accept_timer("freshdesk").time():
         try:
-            event, raw = verify_and_parse(request)
+            event, raw = verify_and_parse(req, cfg)
         except Rejection as exc:
             return reject(exc.status, exc.reason, "freshdesk")
-        return accept(event, raw)
+        return accept(event, raw, cfg=cfg, m=m)

@@ -7,17 +7,20 @@ from functools import lru_cache
 
 from flask import Response, jsonify
 
+from plugin.config import Settings
 from plugin.corrections import note_agent_edit
 from plugin.helpdesk.tags import safe_tag
 
 from .errors import reject
 from .payloads import TicketEvent, dedup_key
-from .runtime import get_committer, get_store, metrics, settings
+from .metrics import Metrics
+from .runtime import get_committer, get_store
 
 log = logging.getLogger("webhooks")
 
 
-def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
+def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None, *,
+           cfg: Settings, m: Metrics):
     """Answer 202 only once the event row is committed (group commit: ``committer`` in process,
     ``writer`` under ``triage serve``).
 
@@ -25,10 +28,9 @@ def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None):
     fails or the process dies first, the row stays ``received`` and the recovery sweep picks it up,
     so the 202 is truthful.
     """
-    m = metrics()
-    if event.tags and _guard_tag(settings().guard_tag) in event.tags:
+    if event.tags and _guard_tag(cfg.guard_tag) in event.tags:
         # an update of a ticket we classified: did an agent change our category? (best effort)
-        note_agent_edit(settings(), get_store(), None, vendor=event.vendor,
+        note_agent_edit(cfg, get_store(), None, vendor=event.vendor,
                         ticket_id=event.ticket_id, tags=event.tags, category=event.extra.get("category"),
                         text=event.text)
         m.webhook_outcome(event.vendor, "ignored_guard").inc()

@@ -17,7 +17,6 @@ from typing import Any
 
 from plugin.exceptions import PayloadError
 
-_PLACEHOLDER = re.compile(r"\{\{[^}]*\}\}")
 _ID_IN_BROKEN_JSON = re.compile(r'"(?:ticket_id|ticket\.id|id)"\s*:\s*"?\s*(\d+)')
 _ZD_EVENT_PREFIX = "zen:event-type:"
 
@@ -62,7 +61,7 @@ def clean(value: Any) -> str | None:
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()
-    if not text or _PLACEHOLDER.fullmatch(text) or text.startswith("{{"):
+    if not text or text.startswith("{{"):  # empty, or a placeholder the helpdesk did not fill
         return None
     return text
 

@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, Request, request
 
+from plugin.config import Settings
 from plugin.exceptions import PayloadError
 
 from .errors import Rejection, reject
@@ -23,13 +24,14 @@ _TS_ENVIRON = "HTTP_" + TS_HEADER.upper().replace("-", "_")
 _INVOCATION_ENVIRON = "HTTP_" + INVOCATION_HEADER.upper().replace("-", "_")
 
 
-def verify_and_parse(req: Request, *, now: float | None = None) -> tuple[TicketEvent, bytes]:
+def verify_and_parse(req: Request, cfg: Settings | None = None, *,
+                     now: float | None = None) -> tuple[TicketEvent, bytes]:
     """Check signature and timestamp before touching JSON, then parse.
 
     Raises:
         Rejection: 401 unsigned/forged, 401 stale, 400 malformed, 422 unknown event.
     """
-    cfg = settings()
+    cfg = cfg or settings()
     raw = req.get_data(cache=True)  # the exact bytes that were signed; read before any JSON parse
     environ = req.environ  # the WSGI names of the two headers: no header-object lookups per request
     signature, timestamp = environ.get(_SIG_ENVIRON), environ.get(_TS_ENVIRON)
@@ -56,13 +58,17 @@ def verify_and_parse(req: Request, *, now: float | None = None) -> tuple[TicketE
 
 @bp.post("/zendesk")
 def receive():
-    timer = metrics().accept_timer("zendesk")
+    # The request, settings and metrics are looked up once: every context-local lookup on this
+    # path is paid per webhook, and in-process work here costs about 3× more server CPU under
+    # load (GIL contention with the other request threads; see docs/webhooks.md, Benchmarks).
+    req, cfg, m = request._get_current_object(), settings(), metrics()
+    timer = m.accept_timer("zendesk")
     t0 = time.perf_counter()
     try:
         try:
-            event, raw = verify_and_parse(request)
+            event, raw = verify_and_parse(req, cfg)
         except Rejection as exc:
             return reject(exc.status, exc.reason, "zendesk")
-        return accept(event, raw, request.environ.get(_INVOCATION_ENVIRON))
+        return accept(event, raw, req.environ.get(_INVOCATION_ENVIRON), cfg=cfg, m=m)
     finally:
         timer.observe(time.perf_counter() - t0)
