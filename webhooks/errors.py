@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from typing import TYPE_CHECKING
+
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from .intake import Verdict
 
 log = logging.getLogger("webhooks")
 
 
 def reject(status: int, reason: str, vendor: str = ""):
     """A JSON rejection; the log line carries path, status and reason only."""
-    log.warning("rejected %s %s: %d %s", vendor or "-", request.path, status, reason)
+    from .intake import rejection
+
+    return answer(rejection(status, reason), vendor)
+
+
+def answer(verdict: "Verdict", vendor: str = "") -> Response:
+    """The HTTP response for an intake verdict: counted per vendor and outcome, 4xx/5xx logged."""
     from .runtime import metrics
 
+    if verdict.status >= 400:
+        log.warning("rejected %s %s: %d %s", vendor or "-", request.path, verdict.status, verdict.reason)
     if vendor:
-        metrics().webhook_outcome(vendor, f"rejected_{status}").inc()
-    return jsonify(error=reason), status
+        metrics().webhook_outcome(vendor, verdict.outcome).inc()
+    return Response(verdict.body, verdict.status, content_type="application/json")
 
 
 def init_app(app: Flask) -> None:
@@ -30,7 +43,7 @@ def init_app(app: Flask) -> None:
 
 
 class Rejection(Exception):
-    """Raised by ``verify_and_parse``; becomes a JSON 4xx."""
+    """Raised by the receivers' ``verify``; becomes a JSON 4xx."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)

@@ -8,12 +8,10 @@ import hmac
 from flask import Blueprint, Request, request
 
 from plugin.config import Settings
-from plugin.exceptions import PayloadError
 
-from .errors import Rejection, reject
-from .intake import accept
-from .payloads import TicketEvent, decode_body, parse_freshdesk
-from .runtime import metrics, settings
+from .errors import Rejection, answer, reject
+from .intake import Delivery
+from .runtime import get_committer, metrics, settings
 
 bp = Blueprint("freshdesk", __name__, url_prefix="/webhooks")
 
@@ -33,11 +31,11 @@ def _presented_secrets(req: Request, header: str) -> list[str]:
     return found
 
 
-def verify_and_parse(req: Request, cfg: Settings | None = None) -> tuple[TicketEvent, bytes]:
-    """Constant-time secret check, then tolerant parse.
+def verify(req: Request, cfg: Settings | None = None) -> bytes:
+    """Constant-time shared-secret check; returns the raw body (not parsed here).
 
     Raises:
-        Rejection: 401 missing/wrong secret, 400 malformed body or missing ticket id.
+        Rejection: 401 missing or wrong secret.
     """
     cfg = cfg or settings()
     raw = req.get_data(cache=True)
@@ -53,12 +51,7 @@ def verify_and_parse(req: Request, cfg: Settings | None = None) -> tuple[TicketE
         ok |= hmac.compare_digest(expected, candidate.encode())
     if not ok:
         raise Rejection(401, "invalid shared secret")
-    try:
-        if req.mimetype == "application/x-www-form-urlencoded":
-            return parse_freshdesk(req.form.to_dict()), raw
-        return parse_freshdesk(decode_body(raw)), raw
-    except PayloadError as exc:
-        raise Rejection(400, str(exc)) from None
+    return raw
 
 
 @bp.post("/freshdesk")
@@ -66,7 +59,8 @@ def receive():
     req, cfg, m = request._get_current_object(), settings(), metrics()  # once (see zendesk.receive)
     with m.accept_timer("freshdesk").time():
         try:
-            event, raw = verify_and_parse(req, cfg)
+            raw = verify(req, cfg)
         except Rejection as exc:
             return reject(exc.status, exc.reason, "freshdesk")
-        return accept(event, raw, cfg=cfg, m=m)
+        delivery = Delivery("freshdesk", raw, form=req.mimetype == "application/x-www-form-urlencoded")
+        return answer(get_committer().submit(delivery), "freshdesk")

@@ -1,57 +1,91 @@
-"""The common tail of both receivers: guard check → durable store → 2xx (the dispatcher enqueues)."""
+"""What happens to a webhook once its sender is authenticated: parse → guard check → durable
+store → the answer. Pure apart from the store it is given.
+
+The receivers (``zendesk``, ``freshdesk``) authenticate at the edge, so forged traffic never goes
+further, then hand the raw body to their app's committer: ``GroupCommitter`` runs these steps in
+the request thread; under ``triage serve`` the store writer process runs them (``writer``), which
+takes the parsing off the receiver's GIL too. Either way the answer is a ``Verdict``, and a 2xx
+verdict exists only after the event row committed. The row is the only durable write; the
+dispatcher enqueues it after the commit, and if that fails or the process dies first, the row
+stays ``received`` and the recovery sweep picks it up, so the 202 is truthful.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
-
-from flask import Response, jsonify
+from typing import Any
+from urllib.parse import parse_qsl
 
 from plugin.config import Settings
 from plugin.corrections import note_agent_edit
+from plugin.exceptions import PayloadError
 from plugin.helpdesk.tags import safe_tag
+from plugin.store import EventStore
 
-from .errors import reject
-from .payloads import TicketEvent, dedup_key
-from .metrics import Metrics
-from .runtime import get_committer, get_store
+from .payloads import decode_body, dedup_key, parse_freshdesk, parse_zendesk
 
 log = logging.getLogger("webhooks")
+_PARSERS = {"zendesk": parse_zendesk, "freshdesk": parse_freshdesk}
 
 
-def accept(event: TicketEvent, raw: bytes, invocation_id: str | None = None, *,
-           cfg: Settings, m: Metrics):
-    """Answer 202 only once the event row is committed (group commit: ``committer`` in process,
-    ``writer`` under ``triage serve``).
+@dataclass(frozen=True)
+class Delivery:
+    """One authenticated webhook request, as the intake needs it (plain data: it crosses processes)."""
 
-    The row is the only durable write; the dispatcher thread enqueues it after the commit. If that
-    fails or the process dies first, the row stays ``received`` and the recovery sweep picks it up,
-    so the 202 is truthful.
+    vendor: str
+    body: bytes
+    form: bool = False  # application/x-www-form-urlencoded (Freshdesk can send that)
+    invocation_id: str | None = None  # Zendesk's per-delivery id, a dedup key of last resort
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The HTTP answer: status, JSON body, the metrics outcome label, and a reason for the log."""
+
+    status: int
+    body: str
+    outcome: str
+    reason: str = ""
+
+
+STORE_UNAVAILABLE = Verdict(503, '{"error":"event store unavailable, retry later"}\n', "rejected_503",
+                            "event store unavailable, retry later")
+
+
+def rejection(status: int, reason: str) -> Verdict:
+    return Verdict(status, json.dumps({"error": reason}, separators=(",", ":")) + "\n", f"rejected_{status}", reason)
+
+
+def prepare(settings: Settings, store: EventStore, delivery: Delivery) -> Verdict | dict[str, Any]:
+    """Parse the body; returns the event row to store, or the verdict when there is nothing to store.
+
+    400 malformed / missing ticket id, 422 unsupported event type, 200 ``ignored`` for an update of
+    a ticket we classified (our guard tag present: a possible agent correction is recorded).
     """
-    if event.tags and _guard_tag(cfg.guard_tag) in event.tags:
-        # an update of a ticket we classified: did an agent change our category? (best effort)
-        note_agent_edit(cfg, get_store(), None, vendor=event.vendor,
-                        ticket_id=event.ticket_id, tags=event.tags, category=event.extra.get("category"),
-                        text=event.text)
-        m.webhook_outcome(event.vendor, "ignored_guard").inc()
-        return jsonify(status="ignored", reason="guard tag present: already classified"), 200
     try:
-        event_id, created = get_committer().add(vendor=event.vendor, ticket_id=event.ticket_id,
-                                                dedup_key=dedup_key(event, raw, invocation_id),
-                                                event_type=event.event_type, payload=event.audit_payload())
-    except Exception as exc:
-        log.error("cannot store %s event for ticket %s: %s", event.vendor, event.ticket_id, type(exc).__name__)
-        return reject(503, "event store unavailable, retry later", event.vendor)
-    if not created:
-        m.webhook_outcome(event.vendor, "duplicate").inc()
-        return _json(f'{{"event_id":"{event_id}","status":"duplicate"}}\n', 200)
-    m.webhook_outcome(event.vendor, "accepted").inc()
-    return _json(f'{{"event_id":"{event_id}","status":"accepted"}}\n', 202)
+        data = dict(parse_qsl(delivery.body.decode("utf-8", "replace"), keep_blank_values=True)[::-1]) \
+            if delivery.form else decode_body(delivery.body)  # [::-1]: the first value of a key wins
+        event = _PARSERS[delivery.vendor](data)
+    except PayloadError as exc:
+        return rejection(422 if "unsupported event" in str(exc) else 400, str(exc))
+    if event.tags and _guard_tag(settings.guard_tag) in event.tags:
+        note_agent_edit(settings, store, None, vendor=event.vendor, ticket_id=event.ticket_id, tags=event.tags,
+                        category=event.extra.get("category"), text=event.text)  # best effort, never raises
+        return Verdict(200, '{"reason":"guard tag present: already classified","status":"ignored"}\n',
+                       "ignored_guard")
+    return {"vendor": event.vendor, "ticket_id": event.ticket_id,
+            "dedup_key": dedup_key(event, delivery.body, delivery.invocation_id),
+            "event_type": event.event_type, "payload": event.audit_payload()}
 
 
-def _json(body: str, status: int) -> Response:
-    """The hot path's answer, same bytes as ``jsonify`` (event ids are hex: nothing to escape)."""
-    return Response(body, status, content_type="application/json")
+def stored(event_id: str, created: bool) -> Verdict:
+    """The answer once the row committed (event ids are hex: nothing to escape)."""
+    if created:
+        return Verdict(202, f'{{"event_id":"{event_id}","status":"accepted"}}\n', "accepted")
+    return Verdict(200, f'{{"event_id":"{event_id}","status":"duplicate"}}\n', "duplicate")
 
 
 @lru_cache(maxsize=8)

@@ -63,5 +63,5 @@ def get_committer():
 
     def make():
         dispatcher = get_dispatcher()  # resolved here: the committer runs outside any app context
-        return GroupCommitter(get_store(), dispatcher.wake)
+        return GroupCommitter(settings(), get_store(), dispatcher.wake)
     return _get("committer", make)

@@ -3,15 +3,16 @@
 Why a process: the receiver is bound by its GIL (measured: one core busy, the other mostly idle
 under webhook load). In the receiver, committing an event cost thread hand-offs and GIL
 round trips around every SQLite step and fsync, and the dispatcher thread competed for the same
-lock. Here the request thread only sends its event over a local socket and sleeps until the
-reply; the group commit (``EventStore.add_events``), its fsync and the dispatcher run in this
-process, on the other core. The promise is unchanged: the reply, and so the 2xx, comes only
-after the transaction holding the event committed.
+lock. Here the request thread authenticates the webhook, sends the raw body over a local socket
+and sleeps until the reply; parsing and the guard check (``intake.prepare``), the group commit
+(``EventStore.add_events``), its fsync and the dispatcher run in this process, on the other core.
+The promise is unchanged: a 2xx reply comes only after the transaction holding the event committed.
 
-Protocol: length-prefixed JSON frames over a Unix stream socket, one connection per request
-thread (a thread waits for its own reply, so frames on one connection never interleave).
-Request: the ``add_event`` keyword arguments. Reply: ``{"id": …, "created": bool}`` or
-``{"error": …}``. Every frame that arrived by the time the loop wakes goes into ONE transaction.
+Protocol: length-prefixed frames over a Unix stream socket, one connection per request thread (a
+thread waits for its own reply, so frames on one connection never interleave). Request: a JSON
+line ``{"vendor", "form", "invocation_id"}`` followed by the raw body. Reply: the ``Verdict`` as a
+JSON list. Every frame that arrived by the time the loop wakes is prepared, and the events among
+them go into ONE transaction.
 
 Lifetime: started by ``StoreWriter.start`` (spawned, so no threads are forked), it stops when its
 control pipe closes (graceful stop: the batch in hand is committed and answered) or when the
@@ -40,6 +41,8 @@ from typing import Any
 
 from plugin.config import Settings
 
+from .intake import STORE_UNAVAILABLE, Delivery, Verdict, prepare, rejection, stored
+
 log = logging.getLogger("webhooks.writer")
 _LEN = struct.Struct("!I")
 MAX_FRAME = 8 * 1024 * 1024  # an event payload is bounded by max_body_bytes (1 MB by default)
@@ -50,7 +53,7 @@ RESTART_DELAY_S = 0.5  # lets a shutdown that killed the writer first finish bef
 
 
 class StoreUnavailable(RuntimeError):
-    """The writer could not store the event (it died, or the commit failed): answer 503."""
+    """The writer cannot be reached (not running, or restarting)."""
 
 
 # --- the receiver's side ---------------------------------------------------------------------
@@ -143,25 +146,25 @@ class StoreWriter:
 
 
 class WriterClient:
-    """``add(**event) -> (event_id, created)`` from any request thread (one socket per thread)."""
+    """The committer of the ``triage serve`` app: ``submit(delivery) -> Verdict`` from any request
+    thread (one socket per thread). An unreachable writer is a 503: the sender retries."""
 
     def __init__(self, socket_path: str) -> None:
         self.socket_path = socket_path
         self._local = threading.local()
 
-    def add(self, **item: Any) -> tuple[str, bool]:
-        frame = json.dumps(item, separators=(",", ":")).encode()
-        sock = self._socket()
+    def submit(self, delivery: Delivery) -> Verdict:
+        head = json.dumps([delivery.vendor, delivery.form, delivery.invocation_id], separators=(",", ":"))
+        frame = head.encode() + b"\n" + delivery.body
         try:
+            sock = self._socket()
             _send_holding_gil(sock, _LEN.pack(len(frame)) + frame)
             reply = _read_frame(sock)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, StoreUnavailable) as exc:
             self._drop()  # reconnect on the next request (the writer may have been restarted)
-            raise StoreUnavailable(f"store writer unreachable: {type(exc).__name__}") from None
-        answer = json.loads(reply)
-        if "error" in answer:
-            raise StoreUnavailable(answer["error"])
-        return answer["id"], answer["created"]
+            log.error("store writer unreachable: %s", type(exc).__name__)
+            return STORE_UNAVAILABLE
+        return Verdict(*json.loads(reply))
 
     def _socket(self) -> socket.socket:
         sock = getattr(self._local, "sock", None)
@@ -264,6 +267,7 @@ class _WriterLoop:
         from .dispatcher import Dispatcher
         from .queue import make_queue
 
+        self.settings = settings
         self.store = EventStore(settings.db_path, synchronous=settings.store_synchronous)
         self.db = self.store.writer()
         queue = make_queue(settings, store=self.store)
@@ -290,7 +294,7 @@ class _WriterLoop:
     def run(self) -> None:
         try:
             while self.running:
-                batch: list[tuple[socket.socket, dict[str, Any]]] = []
+                batch: list[tuple[socket.socket, Delivery]] = []
                 for key, _ in self.selector.select(timeout=SELECT_TIMEOUT_S):
                     if key.data == "listen":
                         self._accept()
@@ -334,25 +338,48 @@ class _WriterLoop:
                 return
             if len(buf) < _LEN.size + size:
                 break
+            frame = bytes(buf[_LEN.size:_LEN.size + size])
+            head, newline, body = frame.partition(b"\n")
             try:
-                batch.append((conn, json.loads(bytes(buf[_LEN.size:_LEN.size + size]))))
+                vendor, form, invocation_id = json.loads(head)
+                if not newline or vendor not in ("zendesk", "freshdesk"):
+                    raise ValueError(vendor)
             except ValueError:
                 log.error("dropping a connection that sent a malformed frame")
                 self._close(conn)
                 return
+            batch.append((conn, Delivery(vendor, body, bool(form), invocation_id)))
             del buf[:_LEN.size + size]
 
-    def _commit(self, batch: list[tuple[socket.socket, dict[str, Any]]]) -> None:
-        try:
-            results = self.store.add_events([item for _, item in batch], conn=self.db)
-            replies = [{"id": event_id, "created": created} for event_id, created in results]
-            created = any(c for _, c in results)
-        except Exception as exc:  # every request of this batch answers 503 and is retried by its sender
-            log.error("commit failed: %s", type(exc).__name__)
-            replies = [{"error": f"event store unavailable: {type(exc).__name__}"}] * len(batch)
-            created = False
-        for (conn, _), reply in zip(batch, replies):
-            frame = json.dumps(reply).encode()
+    def _commit(self, batch: list[tuple[socket.socket, Delivery]]) -> None:
+        """Prepare every delivery of this round, store the events among them in one transaction,
+        then answer each (a rejection or an ignored update is answered without a row)."""
+        verdicts: list[Verdict | None] = []
+        items: list[dict[str, Any]] = []
+        for _, delivery in batch:
+            try:
+                prepared = prepare(self.settings, self.store, delivery)
+            except Exception as exc:  # a bug must cost one answer, not the writer (and the batch)
+                log.exception("cannot prepare a %s delivery: %s", delivery.vendor, type(exc).__name__)
+                prepared = rejection(500, "internal error")
+            if isinstance(prepared, Verdict):
+                verdicts.append(prepared)
+            else:
+                verdicts.append(None)
+                items.append(prepared)
+        created = False
+        if items:
+            try:
+                results = self.store.add_events(items, conn=self.db)
+                answers = [stored(event_id, was_created) for event_id, was_created in results]
+                created = any(was_created for _, was_created in results)
+            except Exception as exc:  # every event of this batch answers 503 and is retried by its sender
+                log.error("commit failed: %s", type(exc).__name__)
+                answers = [STORE_UNAVAILABLE] * len(items)
+            in_order = iter(answers)
+            verdicts = [v if v is not None else next(in_order) for v in verdicts]
+        for (conn, _), verdict in zip(batch, verdicts):
+            frame = json.dumps([verdict.status, verdict.body, verdict.outcome, verdict.reason]).encode()
             try:
                 conn.sendall(_LEN.pack(len(frame)) + frame)  # tiny, and the peer is waiting for it
             except OSError:

@@ -16,15 +16,23 @@ import pytest
 
 from plugin.store import EventState, EventStore
 from simulators.zendesk import sign
+from webhooks.intake import Delivery
 from webhooks.queue import make_queue
-from webhooks.writer import StoreUnavailable, StoreWriter
+from webhooks.writer import StoreWriter
 
 from .conftest import REPO, ZD_SECRET, make_settings, now_ts, wait_for
 
 
-def _item(n: int, key: str | None = None) -> dict:
-    return {"vendor": "zendesk", "ticket_id": str(n), "dedup_key": key or f"k{n}", "event_type": "trigger",
-            "payload": {"tags": ["vip"], "has_text": True}}
+def _item(n: int) -> Delivery:
+    """An authenticated trigger webhook for ticket ``n`` (the same ``n`` is a redelivery)."""
+    body = json.dumps({"ticket_id": str(n), "subject": "Refund", "tags": "vip"}).encode()
+    return Delivery("zendesk", body)
+
+
+def _add(client, delivery: Delivery) -> tuple[str, bool]:
+    verdict = client.submit(delivery)
+    assert verdict.status in (200, 202), verdict
+    return json.loads(verdict.body)["event_id"], verdict.status == 202
 
 
 @pytest.fixture
@@ -36,9 +44,9 @@ def writer(tmp_path):
 
 def test_events_are_committed_once_and_duplicates_get_the_stored_id(writer, tmp_path):
     client = writer.client()
-    event_id, created = client.add(**_item(1))
+    event_id, created = _add(client, _item(1))
     assert created and len(event_id) == 32
-    again, created_again = client.add(**_item(1))
+    again, created_again = _add(client, _item(1))
     assert (again, created_again) == (event_id, False)
     stored = EventStore(make_settings(tmp_path).db_path).get(event_id)
     assert stored is not None and stored.state == EventState.RECEIVED and stored.ticket_id == "1"
@@ -51,7 +59,7 @@ def test_concurrent_threads_are_all_stored_exactly_once(writer, tmp_path):
 
     def send(start: int) -> None:
         for n in range(start, start + 50):
-            out = client.add(**_item(n % 120))  # keys overlap across threads: dedup inside batches too
+            out = _add(client, _item(n % 120))  # keys overlap across threads: dedup inside batches too
             with lock:
                 results.append(out)
 
@@ -72,28 +80,32 @@ def test_the_writer_dispatches_new_events_to_the_queue(writer, tmp_path):
     queue = make_queue(settings, store=EventStore(settings.db_path))
     before = queue.huey.pending_count()
     for n in range(5):
-        writer.client().add(**_item(100 + n))
+        _add(writer.client(), _item(100 + n))
     assert wait_for(lambda: queue.huey.pending_count() >= before + 5, 10)
 
 
 def test_a_killed_writer_answers_unavailable_then_is_restarted(writer, tmp_path):
     client = writer.client()
-    kept, _ = client.add(**_item(7))
+    kept, _ = _add(client, _item(7))
     old_pid = writer.pid
     os.kill(old_pid, signal.SIGKILL)
-    with pytest.raises(StoreUnavailable):
-        client.add(**_item(8))  # the connection died with the writer: 503, the sender retries
+    # the connection died with the writer: 503, the sender retries
+    assert client.submit(_item(8)).status == 503
     assert wait_for(lambda: writer.pid not in (None, old_pid), 30)
-    assert wait_for(lambda: _adds(client, _item(8)), 30)  # a new writer, a new connection
+    assert wait_for(lambda: client.submit(_item(8)).status == 202, 30)  # a new writer, a new connection
     assert EventStore(make_settings(tmp_path).db_path).get(kept) is not None
 
 
-def _adds(client, item) -> bool:
-    try:
-        client.add(**item)
-        return True
-    except StoreUnavailable:
-        return False
+def test_the_writer_answers_bad_bodies_and_guarded_updates_without_storing(writer, tmp_path):
+    client = writer.client()
+    bad = client.submit(Delivery("zendesk", b'{"subject": "no id"}'))
+    assert (bad.status, bad.outcome) == (400, "rejected_400") and "ticket id" in bad.reason
+    form = client.submit(Delivery("freshdesk", b"ticket_id=31&ticket_subject=Refund&ticket_id=32", form=True))
+    assert form.status == 202  # the first value of a repeated form field wins
+    ignored = client.submit(Delivery("zendesk", json.dumps({"ticket_id": "9", "tags": "triage_classified"}).encode()))
+    assert (ignored.status, ignored.outcome) == (200, "ignored_guard")
+    store = EventStore(make_settings(tmp_path).db_path)
+    assert [(e.vendor, e.ticket_id) for e in store.events()] == [("freshdesk", "31")]
 
 
 def test_a_malformed_frame_drops_only_that_connection(writer):
@@ -103,7 +115,7 @@ def test_a_malformed_frame_drops_only_that_connection(writer):
     raw.settimeout(5)
     assert raw.recv(16) == b""  # closed by the writer
     raw.close()
-    assert writer.client().add(**_item(9))[1]
+    assert _add(writer.client(), _item(9))[1]
 
 
 def test_the_writer_exits_when_its_parent_is_killed(tmp_path):
