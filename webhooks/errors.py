@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from typing import TYPE_CHECKING
-
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-if TYPE_CHECKING:
-    from .intake import Verdict
+from .intake import Verdict, rejection
 
 log = logging.getLogger("webhooks")
 
 
 def reject(status: int, reason: str, vendor: str = ""):
     """A JSON rejection; the log line carries path, status and reason only."""
-    from .intake import rejection
-
     return answer(rejection(status, reason), vendor)
 
 
-def answer(verdict: "Verdict", vendor: str = "") -> Response:
+def answer(verdict: Verdict, vendor: str = "") -> Response:
     """The HTTP response for an intake verdict: counted per vendor and outcome, 4xx/5xx logged."""
     from .runtime import metrics
 

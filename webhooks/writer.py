@@ -9,8 +9,8 @@ and sleeps until the reply; parsing and the guard check (``intake.prepare``), th
 The promise is unchanged: a 2xx reply comes only after the transaction holding the event committed.
 
 Protocol: length-prefixed frames over a Unix stream socket, one connection per request thread (a
-thread waits for its own reply, so frames on one connection never interleave). Request: a JSON
-line ``{"vendor", "form", "invocation_id"}`` followed by the raw body. Reply: the ``Verdict`` as a
+thread waits for its own reply, so frames on one connection never interleave). Request: the JSON
+list ``[vendor, form, invocation_id]``, a newline, then the raw body. Reply: the ``Verdict`` as a
 JSON list. Every frame that arrived by the time the loop wakes is prepared, and the events among
 them go into ONE transaction.
 
@@ -344,7 +344,7 @@ class _WriterLoop:
                 vendor, form, invocation_id = json.loads(head)
                 if not newline or vendor not in ("zendesk", "freshdesk"):
                     raise ValueError(vendor)
-            except ValueError:
+            except (ValueError, TypeError):
                 log.error("dropping a connection that sent a malformed frame")
                 self._close(conn)
                 return

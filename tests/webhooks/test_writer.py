@@ -108,10 +108,11 @@ def test_the_writer_answers_bad_bodies_and_guarded_updates_without_storing(write
     assert [(e.vendor, e.ticket_id) for e in store.events()] == [("freshdesk", "31")]
 
 
-def test_a_malformed_frame_drops_only_that_connection(writer):
+@pytest.mark.parametrize("frame", [b"nojsn", b"5\nbody", b'["acme",false,null]\n{}', b'["zendesk",false,null]'])
+def test_a_malformed_frame_drops_only_that_connection(writer, frame):
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     raw.connect(writer.socket_path)
-    raw.sendall(b"\x00\x00\x00\x05nojsn")
+    raw.sendall(len(frame).to_bytes(4, "big") + frame)
     raw.settimeout(5)
     assert raw.recv(16) == b""  # closed by the writer
     raw.close()
