@@ -276,6 +276,7 @@ class _WriterLoop:
             os.unlink(socket_path)  # a previous writer's socket (restart after a crash)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(socket_path)
+        self.socket_path = socket_path
         self.listener.listen(128)
         self.listener.setblocking(False)
         self.control = control
@@ -307,6 +308,8 @@ class _WriterLoop:
         finally:
             self.dispatcher.stop()
             self.listener.close()
+            # after a kill -9 of the parent nobody else removes the socket and its private folder
+            shutil.rmtree(os.path.dirname(self.socket_path), ignore_errors=True)
 
     def _accept(self) -> None:
         while True:

@@ -128,6 +128,7 @@ def test_the_writer_exits_when_its_parent_is_killed(tmp_path):
         if __name__ == "__main__":
             w = StoreWriter(load_settings({{"instance_dir": {str(tmp_path / "instance")!r}}}, env={{}})).start()
             print(w.pid, flush=True)
+            print(w.socket_path, flush=True)
             time.sleep(120)
     """)
     path = tmp_path / "parent.py"
@@ -135,9 +136,12 @@ def test_the_writer_exits_when_its_parent_is_killed(tmp_path):
     parent = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
     writer_pid = int(parent.stdout.readline())
     assert _alive(writer_pid)
+    socket_dir = os.path.dirname(parent.stdout.readline().strip())
+    assert os.path.isdir(socket_dir)
     parent.kill()
     parent.wait(10)
     assert wait_for(lambda: not _alive(writer_pid), 15), "writer outlived its killed parent"
+    assert wait_for(lambda: not os.path.exists(socket_dir), 5), "the writer left its socket folder behind"
 
 
 def _alive(pid: int) -> bool:
