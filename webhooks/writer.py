@@ -272,6 +272,7 @@ class _WriterLoop:
         self.db = self.store.writer()
         queue = make_queue(settings, store=self.store)
         self.dispatcher = Dispatcher(self.store, queue.enqueue_events).start()
+        os.makedirs(os.path.dirname(socket_path), mode=0o700, exist_ok=True)  # gone if a writer exited
         if os.path.exists(socket_path):
             os.unlink(socket_path)  # a previous writer's socket (restart after a crash)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

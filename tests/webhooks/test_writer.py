@@ -84,11 +84,13 @@ def test_the_writer_dispatches_new_events_to_the_queue(writer, tmp_path):
     assert wait_for(lambda: queue.huey.pending_count() >= before + 5, 10)
 
 
-def test_a_killed_writer_answers_unavailable_then_is_restarted(writer, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_writer_answers_unavailable_then_is_restarted(writer, tmp_path, sig):
     client = writer.client()
     kept, _ = _add(client, _item(7))
     old_pid = writer.pid
-    os.kill(old_pid, signal.SIGKILL)
+    os.kill(old_pid, sig)  # SIGTERM: it finishes its round and exits (and removes its socket)
+    writer._proc.join(10)
     # the connection died with the writer: 503, the sender retries
     assert client.submit(_item(8)).status == 503
     assert wait_for(lambda: writer.pid not in (None, old_pid), 30)
