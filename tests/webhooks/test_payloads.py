@@ -136,3 +136,20 @@ def test_freshdesk_auth(service_factory):
     from .conftest import FD_SECRET
     assert post_freshdesk(svc.base_url, body2, auth=("triage", FD_SECRET)).status_code == 202
     assert post_freshdesk(svc.base_url, {"ticket_id": "13"}, auth=(FD_SECRET, "X")).status_code == 202
+
+
+def test_freshdesk_form_encoded_webhook(service_factory):
+    """An automation rule may post form fields: the first value of a repeated field wins."""
+    import requests
+
+    from .conftest import FD_SECRET
+
+    svc = service_factory(consume=False)
+    r = requests.post(svc.base_url + "/webhooks/freshdesk", headers={"X-Triage-Secret": FD_SECRET}, timeout=10,
+                      data={"ticket_id": ["31", "32"], "ticket_subject": "Refund please", "ticket_tags": "vip,late"})
+    assert r.status_code == 202, r.text
+    (event,) = svc.store.events()
+    assert (event.vendor, event.ticket_id, event.payload["tags"]) == ("freshdesk", "31", ["vip", "late"])
+    bad = requests.post(svc.base_url + "/webhooks/freshdesk", headers={"X-Triage-Secret": FD_SECRET},
+                        data={"ticket_subject": "no id"}, timeout=10)
+    assert bad.status_code == 400 and bad.json() == {"error": "ticket id missing"}
