@@ -8,6 +8,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from .intake import Verdict, rejection
+from .metrics import Metrics
 
 log = logging.getLogger("webhooks")
 
@@ -17,14 +18,16 @@ def reject(status: int, reason: str, vendor: str = ""):
     return answer(rejection(status, reason), vendor)
 
 
-def answer(verdict: Verdict, vendor: str = "") -> Response:
-    """The HTTP response for an intake verdict: counted per vendor and outcome, 4xx/5xx logged."""
+def answer(verdict: Verdict, vendor: str = "", m: Metrics | None = None) -> Response:
+    """The HTTP response for an intake verdict: counted per vendor and outcome, 4xx/5xx logged.
+
+    ``m``: the app's metrics when the caller already holds them (the receivers' hot path)."""
     from .runtime import metrics
 
     if verdict.status >= 400:
         log.warning("rejected %s %s: %d %s", vendor or "-", request.path, verdict.status, verdict.reason)
     if vendor:
-        metrics().webhook_outcome(vendor, verdict.outcome).inc()
+        (m or metrics()).webhook_outcome(vendor, verdict.outcome).inc()
     return Response(verdict.body, verdict.status, content_type="application/json")
 
 

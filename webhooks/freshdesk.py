@@ -63,4 +63,4 @@ def receive():
         except Rejection as exc:
             return reject(exc.status, exc.reason, "freshdesk")
         delivery = Delivery("freshdesk", raw, form=req.mimetype == "application/x-www-form-urlencoded")
-        return answer(get_committer().submit(delivery), "freshdesk")
+        return answer(get_committer().submit(delivery), "freshdesk", m)

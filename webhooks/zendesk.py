@@ -63,6 +63,6 @@ def receive():
         except Rejection as exc:
             return reject(exc.status, exc.reason, "zendesk")
         delivery = Delivery("zendesk", raw, invocation_id=req.environ.get(_INVOCATION_ENVIRON))
-        return answer(get_committer().submit(delivery), "zendesk")
+        return answer(get_committer().submit(delivery), "zendesk", m)
     finally:
         timer.observe(time.perf_counter() - t0)
