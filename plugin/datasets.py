@@ -23,6 +23,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import tomlkit
+
 from .exceptions import ConfigError
 from .taxonomy import NAME_PATTERN, Taxonomy
 
@@ -126,8 +128,13 @@ def taxonomy_toml_from_labels(labels: list[str], other: str = "other",
     from the label and should be edited by the admin; ``examples`` (label -> texts) become the
     category's prompt examples.
     """
-    lines = ['version = "from-data-1"', f'other = "{other}"', "",
-             "[thresholds]", "auto_apply = 0.85", "suggest = 0.6", ""]
+    doc = tomlkit.document()
+    doc["version"] = "from-data-1"
+    doc["other"] = other
+    thresholds = tomlkit.table()
+    thresholds.update({"auto_apply": 0.85, "suggest": 0.6})
+    doc["thresholds"] = thresholds
+    categories = tomlkit.aot()
     seen: set[str] = set()
     for label in sorted(set(labels)):
         name = category_name(label)
@@ -135,13 +142,12 @@ def taxonomy_toml_from_labels(labels: list[str], other: str = "other",
             continue
         seen.add(name)
         words = label.replace("_", " ").replace("-", " ").strip().lower()
-        lines += ["[[categories]]", f'name = "{name}"',
-                  f"description = {json.dumps('Customer asks about: ' + words + '.')}",
-                  f"examples = {json.dumps((examples or {}).get(label, [])[:3], ensure_ascii=False)}",
-                  f"source_labels = {json.dumps([label])}", ""]
-    lines += ["[[categories]]", f'name = "{other}"',
-              'description = "Anything that fits none of the categories above."', "auto_apply = false", ""]
-    return "\n".join(lines)
+        categories.append({"name": name, "description": f"Customer asks about: {words}.",
+                           "examples": list((examples or {}).get(label, [])[:3]), "source_labels": [label]})
+    categories.append({"name": other, "description": "Anything that fits none of the categories above.",
+                       "auto_apply": False})
+    doc["categories"] = categories
+    return tomlkit.dumps(doc)
 
 
 def category_name(label: str) -> str:

@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+import tomlkit
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from .exceptions import TaxonomyError
@@ -127,19 +128,18 @@ def parse_taxonomy(text: str, source: str = "<string>") -> Taxonomy:
 
 
 def dump_thresholds(path: str | Path, auto_apply: float, suggest: float) -> None:
-    """Rewrite the [thresholds] values in a taxonomy file in place, keeping comments and layout."""
-    p = Path(path)
-    text = p.read_text("utf-8")
-    for key, value in (("auto_apply", auto_apply), ("suggest", suggest)):
-        pattern = re.compile(rf"(?ms)(^\[thresholds\].*?^{key}\s*=\s*)[0-9.]+")
-        if pattern.search(text):
-            text = pattern.sub(lambda m: f"{m.group(1)}{value:.4f}", text, count=1)
-        elif "[thresholds]" in text:
-            text = text.replace("[thresholds]", f"[thresholds]\n{key} = {value:.4f}", 1)
-        else:
-            text = f"[thresholds]\n{key} = {value:.4f}\n" + text
-    parse_taxonomy(text, str(p))  # never write an invalid file
-    p.write_text(text, "utf-8")
+    """Set the [thresholds] values in a taxonomy file, keeping comments and layout (``tomlkit``).
+
+    Written atomically and only if the result is a valid taxonomy; the file keeps its mode.
+    """
+    from .tomlfile import read_document, write_document
+
+    doc = read_document(path)
+    if "thresholds" not in doc:
+        doc["thresholds"] = tomlkit.table()
+    doc["thresholds"]["auto_apply"] = round(float(auto_apply), 4)
+    doc["thresholds"]["suggest"] = round(float(suggest), 4)
+    write_document(path, doc, mode=None, validate=lambda text: parse_taxonomy(text, str(path)))
 
 
 def _line_of(text: str, loc: tuple) -> int | None:

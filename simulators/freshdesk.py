@@ -46,6 +46,7 @@ class FreshdeskSimulator(HelpdeskSimulator):
         self.tickets: dict[int, dict[str, Any]] = {}
         self.rules: dict[int, list[dict[str, Any]]] = {TICKET_CREATION: [], TICKET_UPDATES: []}
         self._next_id = 0
+        self._next_rule_id = 0
         self._routes()
 
     def create_ticket(self, subject: str, description: str, tags: list[str] | None = None, **fields: Any) -> dict:
@@ -94,7 +95,7 @@ class FreshdeskSimulator(HelpdeskSimulator):
                 ok = False
         if not ok:
             return self.json_response(401, {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."})
-        fault = self.take_fault(request.method)
+        fault = self.take_fault(request.method, request.path)
         if fault:
             extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
             return self._reply(fault.status, fault.body or {"code": "injected", "message": "injected fault"}, extra)
@@ -110,6 +111,8 @@ class FreshdeskSimulator(HelpdeskSimulator):
         app.add_url_rule("/api/v2/tickets", "create", self._create, methods=["POST"])
         app.add_url_rule("/api/v2/tickets/<int:tid>", "ticket", self._ticket, methods=["GET", "PUT", "DELETE"])
         app.add_url_rule("/api/v2/automations/<int:kind>/rules", "rules", self._rules, methods=["GET", "POST"])
+        app.add_url_rule("/api/v2/automations/<int:kind>/rules/<int:rid>", "rule", self._rule,
+                         methods=["GET", "PUT", "DELETE"])
 
     def _invalid(self, field: str, message: str, code: str = "invalid_value"):
         return self._reply(400, {"description": "Validation failed",
@@ -166,9 +169,24 @@ class FreshdeskSimulator(HelpdeskSimulator):
         data = request.get_json(silent=True) or {}
         if not data.get("name") or not data.get("actions"):
             return self._invalid("actions", "It should not be blank", "missing_field")
-        rule = {**data, "id": sum(len(v) for v in self.rules.values()) + 1, "active": data.get("active", True)}
+        self._next_rule_id += 1
+        rule = {**data, "id": self._next_rule_id, "active": data.get("active", True)}
         self.rules[kind].append(rule)
         return self._reply(201, rule)
+
+    def _rule(self, kind: int, rid: int):
+        rule = next((r for r in self.rules.get(kind, []) if r["id"] == rid), None)
+        if rule is None:
+            return self._reply(404, {"code": "not_found", "message": "Automation rule not found"})
+        if request.method == "DELETE":
+            self.rules[kind].remove(rule)
+            return self._reply(204, None)
+        if request.method == "PUT":  # partial update: the fields sent replace those stored
+            data = request.get_json(silent=True) or {}
+            if "actions" in data and not data["actions"]:
+                return self._invalid("actions", "It should not be blank", "missing_field")
+            rule.update({k: v for k, v in data.items() if k != "id"})
+        return self._reply(200, rule)
 
     # --- automations → webhooks ---------------------------------------------------------------
     def _fire(self, kind: int, t: dict[str, Any], triggered_event: str) -> None:

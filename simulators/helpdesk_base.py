@@ -30,6 +30,7 @@ class Fault:
     status: int
     retry_after: float | None = None
     body: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None  # only requests whose path contains this (None: any path)
 
 
 @dataclass
@@ -108,11 +109,12 @@ class HelpdeskSimulator:
 
     # --- faults and limits --------------------------------------------------------------------
     def fail_next(self, method: str, status: int, *, retry_after: float | None = None, count: int = 1,
-                  body: dict[str, Any] | None = None) -> None:
-        """The next ``count`` API requests with this method (``"*"`` = any) answer ``status``."""
+                  body: dict[str, Any] | None = None, path: str | None = None) -> None:
+        """The next ``count`` API requests with this method (``"*"`` = any), and a path containing
+        ``path`` if given, answer ``status``."""
         with self.lock:
             for _ in range(count):
-                self.faults.append((method.upper(), Fault(status, retry_after, body or {})))
+                self.faults.append((method.upper(), Fault(status, retry_after, body or {}, path)))
 
     def _delay_write_reply(self, response: Response) -> Response:
         from flask import request
@@ -121,12 +123,12 @@ class HelpdeskSimulator:
             time.sleep(self.write_reply_latency_s)  # the caller may die before it hears "done"
         return response
 
-    def take_fault(self, method: str) -> Fault | None:
+    def take_fault(self, method: str, path: str = "") -> Fault | None:
         if self.latency_s:
             time.sleep(self.latency_s)
         with self.lock:
             for i, (m, fault) in enumerate(self.faults):
-                if m in (method, "*"):
+                if m in (method, "*") and (fault.path is None or fault.path in path):
                     del self.faults[i]
                     return fault
         return None

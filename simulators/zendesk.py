@@ -70,6 +70,8 @@ class ZendeskSimulator(HelpdeskSimulator):
         self.deleted: set[int] = set()
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.triggers: list[dict[str, Any]] = []
+        self.list_page_size = 100  # default page[size] of list calls (Zendesk's maximum is 100)
+        self._next_trigger_id = 360000000
         self.conflicts_to_inject: collections.Counter[int] = collections.Counter()
         self._updates: dict[int, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._next_id = 1000
@@ -145,7 +147,7 @@ class ZendeskSimulator(HelpdeskSimulator):
         self.requests_seen.append((request.method, request.path))
         if not self._auth_ok():
             return self.json_response(401, {"error": "Couldn't authenticate you"})
-        fault = self.take_fault(request.method)
+        fault = self.take_fault(request.method, request.path)
         if fault:
             extra = {"Retry-After": str(int(fault.retry_after))} if fault.retry_after is not None else {}
             body = fault.body or ({"error": "APIRateLimitExceeded", "description": "Number of allowed API requests per minute exceeded"}
@@ -170,10 +172,12 @@ class ZendeskSimulator(HelpdeskSimulator):
                              methods=["GET", "POST", "PUT", "DELETE"])
             app.add_url_rule(f"/api/v2/webhooks{suffix}", f"webhooks{suffix}", self._webhooks, methods=["GET", "POST"])
             app.add_url_rule(f"/api/v2/webhooks/<wid>{suffix}", f"webhook{suffix}", self._webhook,
-                             methods=["GET", "DELETE"])
+                             methods=["GET", "PUT", "PATCH", "DELETE"])
             app.add_url_rule(f"/api/v2/webhooks/<wid>/signing_secret{suffix}", f"secret{suffix}",
                              self._secret, methods=["GET", "POST"])
             app.add_url_rule(f"/api/v2/triggers{suffix}", f"triggers{suffix}", self._triggers, methods=["GET", "POST"])
+            app.add_url_rule(f"/api/v2/triggers/<int:trid>{suffix}", f"trigger{suffix}", self._trigger,
+                             methods=["GET", "PUT", "DELETE"])
 
     def _create(self):
         data = (request.get_json(silent=True) or {}).get("ticket") or {}
@@ -274,11 +278,16 @@ class ZendeskSimulator(HelpdeskSimulator):
             status = 201 if request.method == "POST" else 200
             return self._reply(status, {"tags": t["tags"]})
 
+    _WEBHOOK_FIELDS = ("name", "endpoint", "http_method", "request_format", "status")
+
+    def _public(self, hook: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in hook.items() if not k.startswith("_")}
+
     def _webhooks(self):
         if request.method == "GET":
-            return self._reply(200, {"webhooks": list(self.webhooks.values())})
+            return self._list_webhooks()
         data = (request.get_json(silent=True) or {}).get("webhook") or {}
-        missing = [k for k in ("name", "endpoint", "http_method", "request_format", "status") if not data.get(k)]
+        missing = [k for k in self._WEBHOOK_FIELDS if not data.get(k)]
         if missing:
             return self._reply(400, {"error": {"title": "Invalid webhook", "message": f"missing {missing}"}})
         wid = uuid.uuid4().hex[:26].upper()
@@ -286,7 +295,23 @@ class ZendeskSimulator(HelpdeskSimulator):
         hook = {k: v for k, v in data.items() if k != "signing_secret"}
         hook.update(id=wid, created_at=_iso(time.time()), _secret=secret)
         self.webhooks[wid] = hook
-        return self._reply(201, {"webhook": {k: v for k, v in hook.items() if not k.startswith("_")}})
+        return self._reply(201, {"webhook": self._public(hook)})
+
+    def _list_webhooks(self):
+        """Cursor pagination (``page[size]``, ``page[after]``), ``filter[name_contains]``, as the API."""
+        needle = request.args.get("filter[name_contains]", "").lower()
+        hooks = [self._public(h) for h in self.webhooks.values() if needle in str(h.get("name", "")).lower()]
+        size = max(1, min(int(request.args.get("page[size]") or self.list_page_size), 100))
+        after = request.args.get("page[after]")
+        start = next((i + 1 for i, h in enumerate(hooks) if h["id"] == after), 0) if after else 0
+        page = hooks[start:start + size]
+        more = start + size < len(hooks)
+        cursor = page[-1]["id"] if page else None
+        nxt = (f"{self.base_url}/api/v2/webhooks?page[size]={size}&page[after]={cursor}"
+               + (f"&filter[name_contains]={needle}" if needle else "")) if more else None
+        return self._reply(200, {"webhooks": page, "meta": {"has_more": more, "after_cursor": cursor if more else None,
+                                                            "before_cursor": page[0]["id"] if page else None},
+                                 "links": {"next": nxt, "prev": None}})
 
     def _webhook(self, wid: str):
         if wid not in self.webhooks:
@@ -294,7 +319,20 @@ class ZendeskSimulator(HelpdeskSimulator):
         if request.method == "DELETE":
             del self.webhooks[wid]
             return self._reply(204, None)
-        return self._reply(200, {"webhook": {k: v for k, v in self.webhooks[wid].items() if not k.startswith("_")}})
+        if request.method in ("PUT", "PATCH"):  # signing_secret cannot be changed this way
+            data = (request.get_json(silent=True) or {}).get("webhook") or {}
+            data = {k: v for k, v in data.items() if k not in ("id", "created_at", "signing_secret")}
+            hook = self.webhooks[wid]
+            if request.method == "PUT":
+                missing = [k for k in self._WEBHOOK_FIELDS if not data.get(k)]
+                if missing:
+                    return self._reply(400, {"error": {"title": "Invalid webhook", "message": f"missing {missing}"}})
+                kept = {k: v for k, v in hook.items() if k.startswith("_") or k in ("id", "created_at")}
+                self.webhooks[wid] = {**data, **kept}
+            else:
+                hook.update(data)
+            return self._reply(204, None)
+        return self._reply(200, {"webhook": self._public(self.webhooks[wid])})
 
     def _secret(self, wid: str):
         if wid not in self.webhooks:
@@ -303,16 +341,40 @@ class ZendeskSimulator(HelpdeskSimulator):
             self.webhooks[wid]["_secret"] = secrets.token_urlsafe(32)
         return self._reply(200, {"signing_secret": {"algorithm": "sha256", "secret": self.webhooks[wid]["_secret"]}})
 
+    def _invalid_trigger(self):
+        return self._reply(422, {"error": "RecordInvalid", "description": "Record validation errors",
+                                 "details": {"base": [{"description": "title and actions are required"}]}})
+
     def _triggers(self):
-        if request.method == "GET":
-            return self._reply(200, {"triggers": self.triggers})
+        if request.method == "GET":  # offset pagination: next_page / previous_page / count
+            page_no = max(1, int(request.args.get("page") or 1))
+            size = max(1, min(int(request.args.get("per_page") or self.list_page_size), 100))
+            items = self.triggers[(page_no - 1) * size:page_no * size]
+            more = page_no * size < len(self.triggers)
+            return self._reply(200, {"triggers": items, "count": len(self.triggers),
+                                     "next_page": f"{self.base_url}/api/v2/triggers.json?page={page_no + 1}&per_page={size}"
+                                     if more else None, "previous_page": None})
         data = (request.get_json(silent=True) or {}).get("trigger") or {}
         if not data.get("title") or not data.get("actions"):
-            return self._reply(422, {"error": "RecordInvalid", "description": "Record validation errors",
-                                     "details": {"base": [{"description": "title and actions are required"}]}})
-        trig = {**data, "id": len(self.triggers) + 360000001, "active": data.get("active", True)}
+            return self._invalid_trigger()
+        self._next_trigger_id += 1
+        trig = {**data, "id": self._next_trigger_id, "active": data.get("active", True)}
         self.triggers.append(trig)
         return self._reply(201, {"trigger": trig})
+
+    def _trigger(self, trid: int):
+        trig = next((t for t in self.triggers if t["id"] == trid), None)
+        if trig is None:
+            return self._not_found()
+        if request.method == "DELETE":
+            self.triggers.remove(trig)
+            return self._reply(204, None)
+        if request.method == "PUT":  # the attributes sent replace those stored
+            data = (request.get_json(silent=True) or {}).get("trigger") or {}
+            if "title" in data and not data["title"] or "actions" in data and not data["actions"]:
+                return self._invalid_trigger()
+            trig.update({k: v for k, v in data.items() if k != "id"})
+        return self._reply(200, {"trigger": trig})
 
     # --- triggers → webhooks ------------------------------------------------------------------
     def _matches(self, cond: dict[str, Any], t: dict[str, Any], created: bool) -> bool:

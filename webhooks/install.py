@@ -1,26 +1,31 @@
-"""``triage install zendesk|freshdesk``: create the webhook and the trigger/automation via the API.
+"""``triage install zendesk|freshdesk``: create or update the webhook and the trigger/automation.
 
-The signing secret (Zendesk) or a freshly generated shared secret (Freshdesk) is stored in the
-instance file ``instance/triage.toml`` (mode 0600), which ``load_settings`` reads at start-up.
-With ``dry_run`` the requests are returned for printing and nothing is sent or stored.
+Idempotent: each object is found by its exact name (``WEBHOOK_NAME``, ``RULE_TITLE``) and updated
+in place, so running it again (new public URL, changed guard tag, a half-finished earlier run)
+leaves one webhook and one trigger/rule. Copies left by older versions under the same name are
+deleted: their secrets are not stored, so they could only ever deliver refused webhooks.
+
+The secret is written to ``instance/triage.toml`` (mode 0600, ``plugin.instance``) only after
+the vendor has confirmed every call. A failed run stores nothing, and the next run picks up the
+objects it did create. With ``dry_run`` the calls are returned for printing and nothing is sent.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import requests
 
 from plugin.config import Settings
 from plugin.exceptions import ConfigError, HelpdeskError
 from plugin.helpdesk.tags import safe_tag
+from plugin.instance import update_instance_file
 
+WEBHOOK_NAME = "AI triage"
+RULE_TITLE = "AI triage: classify new tickets"
 ZENDESK_TRIGGER_BODY = {
     "source": "zendesk", "ticket_id": "{{ticket.id}}", "subject": "{{ticket.title}}",
     "description": "{{ticket.description}}", "tags": "{{ticket.tags}}", "status": "{{ticket.status}}",
@@ -33,6 +38,7 @@ FRESHDESK_CONTENT = {"freshdesk_webhook": {
     "ticket_type": "{{ticket.ticket_type}}", "ticket_status": "{{ticket.status}}",
     "ticket_priority": "{{ticket.priority}}"}}
 FRESHDESK_TICKET_CREATION_RULES = "/api/v2/automations/1/rules"  # [U] automation type id
+MAX_PAGES = 50  # list calls follow "next" links at most this far (100 per page)
 
 
 @dataclass
@@ -55,72 +61,115 @@ def _endpoint(settings: Settings, vendor: str) -> str:
     return settings.public_base_url.rstrip("/") + f"/webhooks/{vendor}"
 
 
-def _call(session: requests.Session, base: str, method: str, path: str, body: Any) -> dict:
-    resp = session.request(method, base.rstrip("/") + path, json=body, timeout=20)
-    if resp.status_code >= 300:
-        raise HelpdeskError(f"{method} {path}: HTTP {resp.status_code}", status=resp.status_code)
-    return resp.json() if resp.content else {}
+class _Api:
+    """One vendor API session: every call must succeed (2xx) or the install stops there."""
+
+    def __init__(self, base: str, auth: tuple[str, str]) -> None:
+        self.base = base.rstrip("/")
+        self.session = requests.Session()
+        self.session.auth = auth
+
+    def __enter__(self) -> "_Api":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.close()
+
+    def call(self, method: str, path: str, body: Any = None, params: dict | None = None) -> Any:
+        url = path if path.startswith("http") else self.base + path
+        resp = self.session.request(method, url, json=body, params=params, timeout=20)
+        if resp.status_code >= 300:
+            raise HelpdeskError(f"{method} {path.split('?')[0]}: HTTP {resp.status_code}", status=resp.status_code)
+        return resp.json() if resp.content else {}
+
+    def pages(self, path: str, key: str, params: dict | None = None) -> Iterator[dict]:
+        """Items of a Zendesk list, following cursor (``links.next``) or offset (``next_page``) links."""
+        page = self.call("GET", path, params=params)
+        for _ in range(MAX_PAGES):
+            yield from page.get(key) or []
+            nxt = page.get("next_page") or ((page.get("meta") or {}).get("has_more")
+                                             and (page.get("links") or {}).get("next"))
+            if not nxt:
+                return
+            page = self.call("GET", nxt)
+
+
+def _upsert(api: _Api, existing: list[dict], collection: str, envelope: str | None, body: dict,
+            update_method: str = "PUT") -> str:
+    """Update the first object of ours (deleting extra copies) or create one; returns its id."""
+    wrapped = {envelope: body} if envelope else body
+    if not existing:
+        created = api.call("POST", collection, wrapped)
+        return str((created.get(envelope) if envelope else created)["id"])
+    keep, *extra = existing
+    api.call(update_method, f"{collection}/{keep['id']}", wrapped)
+    for obj in extra:
+        api.call("DELETE", f"{collection}/{obj['id']}")
+    return str(keep["id"])
 
 
 def install_zendesk(settings: Settings, *, dry_run: bool = False) -> Plan:
+    """Find or create the webhook, read its signing secret, find or create the trigger, store."""
     if not (settings.zendesk_base_url and settings.zendesk_email and settings.zendesk_api_token):
         raise ConfigError("zendesk_base_url, zendesk_email and zendesk_api_token are required")
-    plan = Plan("zendesk")
-    hook = {"webhook": {"name": "AI triage", "status": "active", "endpoint": _endpoint(settings, "zendesk"),
-                        "http_method": "POST", "request_format": "json",
-                        "subscriptions": ["conditional_ticket_events"]}}
-    trigger = lambda wid: {"trigger": {  # noqa: E731
-        "title": "AI triage: classify new tickets",
-        "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"},
-                               {"field": "current_tags", "operator": "not_includes",
-                                "value": safe_tag(settings.guard_tag)}], "any": []},
-        "actions": [{"field": "notification_webhook", "value": [wid, json.dumps(ZENDESK_TRIGGER_BODY)]}]}}
-    plan.calls = [("POST", "/api/v2/webhooks", hook), ("GET", "/api/v2/webhooks/{id}/signing_secret", None),
-                  ("POST", "/api/v2/triggers", trigger("{id}"))]
-    plan.stored = {"zendesk_signing_secret": "***"}
+    hook = {"name": WEBHOOK_NAME, "status": "active", "endpoint": _endpoint(settings, "zendesk"),
+            "http_method": "POST", "request_format": "json", "subscriptions": ["conditional_ticket_events"]}
+
+    def trigger(wid: str) -> dict:
+        return {"title": RULE_TITLE, "active": True,
+                "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Create"},
+                                       {"field": "current_tags", "operator": "not_includes",
+                                        "value": safe_tag(settings.guard_tag)}], "any": []},
+                "actions": [{"field": "notification_webhook", "value": [wid, json.dumps(ZENDESK_TRIGGER_BODY)]}]}
+
+    plan = Plan("zendesk", [
+        ("GET", f"/api/v2/webhooks?filter[name_contains]={WEBHOOK_NAME}", None),
+        ("POST /api/v2/webhooks, or PUT", "/api/v2/webhooks/{id} (found by name)", {"webhook": hook}),
+        ("GET", "/api/v2/webhooks/{id}/signing_secret", None), ("GET", "/api/v2/triggers", None),
+        ("POST /api/v2/triggers, or PUT", "/api/v2/triggers/{id} (found by title)", {"trigger": trigger("{id}")})],
+        {"zendesk_signing_secret": "***"})
     if dry_run:
         return plan
-    with requests.Session() as s:
-        s.auth = (f"{settings.zendesk_email}/token", settings.zendesk_api_token.get_secret_value())
-        base = settings.zendesk_base_url
-        wid = _call(s, base, "POST", "/api/v2/webhooks", hook)["webhook"]["id"]
-        secret = _call(s, base, "GET", f"/api/v2/webhooks/{wid}/signing_secret", None)["signing_secret"]["secret"]
-        store_secret(settings.instance_dir, "zendesk_signing_secret", secret)
-        _call(s, base, "POST", "/api/v2/triggers", trigger(wid))
+    auth = (f"{settings.zendesk_email}/token", settings.zendesk_api_token.get_secret_value())
+    with _Api(settings.zendesk_base_url, auth) as api:
+        ours = [w for w in api.pages("/api/v2/webhooks", "webhooks", {"filter[name_contains]": WEBHOOK_NAME})
+                if w.get("name") == WEBHOOK_NAME]
+        wid = _upsert(api, ours, "/api/v2/webhooks", "webhook", hook)
+        secret = api.call("GET", f"/api/v2/webhooks/{wid}/signing_secret")["signing_secret"]["secret"]
+        triggers = [t for t in api.pages("/api/v2/triggers", "triggers") if t.get("title") == RULE_TITLE]
+        _upsert(api, triggers, "/api/v2/triggers", "trigger", trigger(wid))
+    update_instance_file(settings.instance_dir, {"zendesk_signing_secret": secret})
     return plan
 
 
 def install_freshdesk(settings: Settings, *, dry_run: bool = False) -> Plan:
+    """Find or create the ticket-creation rule with our secret header, then store the secret.
+
+    The secret already configured is kept (deliveries in flight stay valid); a new one is drawn
+    only on the first install.
+    """
     if not (settings.freshdesk_base_url and settings.freshdesk_api_key):
         raise ConfigError("freshdesk_base_url and freshdesk_api_key are required")
-    secret = secrets.token_urlsafe(32)
-    rule = lambda value: {  # noqa: E731
-        "name": "AI triage: classify new tickets", "active": True,
-        "conditions": [{"field_name": "tag_names", "operator": "not_in", "value": [safe_tag(settings.guard_tag)]}],
-        "actions": [{"field_name": "trigger_webhook", "request_type": "POST", "url": _endpoint(settings, "freshdesk"),
-                     "content_type": "json", "content": FRESHDESK_CONTENT,
-                     "custom_headers": {settings.freshdesk_secret_header: value}}]}
-    plan = Plan("freshdesk", [("POST", FRESHDESK_TICKET_CREATION_RULES, rule("***"))],
+    configured = settings.freshdesk_webhook_secret
+    secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
+
+    def rule(value: str) -> dict:
+        return {"name": RULE_TITLE, "active": True,
+                "conditions": [{"field_name": "tag_names", "operator": "not_in",
+                                "value": [safe_tag(settings.guard_tag)]}],
+                "actions": [{"field_name": "trigger_webhook", "request_type": "POST",
+                             "url": _endpoint(settings, "freshdesk"), "content_type": "json",
+                             "content": FRESHDESK_CONTENT, "custom_headers": {settings.freshdesk_secret_header: value}}]}
+
+    plan = Plan("freshdesk", [("GET", FRESHDESK_TICKET_CREATION_RULES, None),
+                              (f"POST {FRESHDESK_TICKET_CREATION_RULES}, or PUT",
+                               f"{FRESHDESK_TICKET_CREATION_RULES}/{{id}} (found by name)", rule("***"))],
                 {"freshdesk_webhook_secret": "***"})
     if dry_run:
         return plan
-    with requests.Session() as s:
-        s.auth = (settings.freshdesk_api_key.get_secret_value(), "X")
-        store_secret(settings.instance_dir, "freshdesk_webhook_secret", secret)
-        _call(s, settings.freshdesk_base_url, "POST", FRESHDESK_TICKET_CREATION_RULES, rule(secret))
+    with _Api(settings.freshdesk_base_url, (settings.freshdesk_api_key.get_secret_value(), "X")) as api:
+        listed = api.call("GET", FRESHDESK_TICKET_CREATION_RULES)
+        ours = [r for r in (listed if isinstance(listed, list) else []) if r.get("name") == RULE_TITLE]
+        _upsert(api, ours, FRESHDESK_TICKET_CREATION_RULES, None, rule(secret))
+    update_instance_file(settings.instance_dir, {"freshdesk_webhook_secret": secret})
     return plan
-
-
-def store_secret(instance_dir: Path, key: str, value: str) -> Path:
-    """Upsert ``key = "value"`` in ``instance/triage.toml``, readable by the owner only."""
-    path = Path(instance_dir) / "triage.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = path.read_text("utf-8") if path.exists() else ""
-    line = f"{key} = {json.dumps(value)}"
-    pattern = re.compile(rf"(?m)^{re.escape(key)}\s*=.*$")
-    text = pattern.sub(line, text) if pattern.search(text) else (text + ("\n" if text and not text.endswith("\n") else "") + line + "\n")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(path, 0o600)
-    return path

@@ -102,11 +102,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_cascade_threshold(instance_dir: str | Path, threshold: float) -> Path:
-    """Upsert ``cascade_threshold`` in ``<instance_dir>/triage.toml`` (other keys and lines kept),
-    with the one helper that upserts a key in that file (owner-only permissions, as for secrets)."""
-    from webhooks.install import store_secret
+    """Upsert ``cascade_threshold`` in ``<instance_dir>/triage.toml`` (other keys and comments kept),
+    through the one TOML writer (atomic, owner-only: the same file holds the secrets)."""
+    from ..instance import instance_file, update_instance_file
 
-    return store_secret(Path(instance_dir), "cascade_threshold", float(threshold))  # type: ignore[arg-type]
+    update_instance_file(instance_dir, {"cascade_threshold": float(threshold)})
+    return instance_file(instance_dir)
 
 
 def _shadowed_notes(written: Path) -> list[str]:
