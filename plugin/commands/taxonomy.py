@@ -6,11 +6,11 @@ import argparse
 import json
 from collections import Counter
 from dataclasses import asdict
-from pathlib import Path
 
 from ..config import load_settings
 from ..datasets import load_labelled, map_to_taxonomy, taxonomy_toml_from_labels
 from ..exceptions import ConfigError
+from ..private_files import atomic_write_text
 from ..taxonomy import load_taxonomy, parse_taxonomy
 from ..taxonomy_lint import lint
 from .eval import add_classifier_args, add_data_args, evaluate_from_args
@@ -64,8 +64,6 @@ def run_from_data(args: argparse.Namespace) -> int:
             examples[it.label].append(it.text)
     text = taxonomy_toml_from_labels([it.label for it in items], examples=examples)
     tax = parse_taxonomy(text, args.out)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, "utf-8")
+    out = atomic_write_text(args.out, text, mode=None)  # a taxonomy holds no secret: keep/0644
     print(f"wrote {out}: {len(tax.names)} categories (edit the descriptions before using it with an LLM)")
     return 0
