@@ -9,8 +9,7 @@ so a duplicate queue entry is harmless.
 Durability: SQLite in WAL mode with ``synchronous=FULL`` by default. WAL + NORMAL survives a
 killed process but may lose the last commits on power loss or an OS crash; we promise the sender
 that an acknowledged event is never lost, so every commit is fsynced (FULL). The receiver groups
-concurrent requests into one transaction (``webhooks.committer`` in process, ``webhooks.writer``
-under ``triage serve``), so that fsync is shared. Where
+concurrent requests into one transaction (``webhooks.committer``), so that fsync is shared. Where
 fsync is very slow and a UPS/replicated disk covers power loss, ``store_synchronous = "NORMAL"``
 is the documented trade. WAL keeps readers (reports, ``/metrics``) from blocking the writer.
 
@@ -108,6 +107,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_state ON events (state);
 CREATE INDEX IF NOT EXISTS events_ticket ON events (vendor, ticket_id);
+CREATE INDEX IF NOT EXISTS events_created ON events (created_at);
 """
 
 
@@ -265,19 +265,22 @@ class EventStore:
     def claim(self, event_id: str, *, lease_s: float = DEFAULT_LEASE_S) -> Event | None:
         """Atomically move an event to ``processing`` and count the attempt.
 
-        Returns None when the event is finished, held by a live worker (unexpired lease), or when
-        another event of the same ticket is being processed (the caller retries shortly), so a
-        duplicate queue entry does nothing and one ticket never has two writers.
+        Returns None when the event is finished, parked in ``retry`` until a later
+        ``next_attempt_at`` (a duplicate queue entry must not retry before ``Retry-After``), held by
+        a live worker (unexpired lease), or when another event of the same ticket is being processed
+        (the caller retries shortly), so a duplicate queue entry does nothing and one ticket never
+        has two writers.
         """
         now = self._clock()
         with self._tx() as db:
             cur = db.execute(
                 "UPDATE events SET state=?, lease_until=?, attempts=attempts+1, updated_at=?"
-                " WHERE id=? AND (state IN (?, ?) OR (state=? AND (lease_until IS NULL OR lease_until<?)))"
+                " WHERE id=? AND (state=? OR (state=? AND (next_attempt_at IS NULL OR next_attempt_at<=?))"
+                "  OR (state=? AND (lease_until IS NULL OR lease_until<?)))"
                 " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.vendor=events.vendor"
                 "  AND o.ticket_id=events.ticket_id AND o.id<>events.id AND o.state=? AND o.lease_until>=?)",
                 (EventState.PROCESSING, now + lease_s, now, event_id, EventState.RECEIVED,
-                 EventState.RETRY, EventState.PROCESSING, now, EventState.PROCESSING, now))
+                 EventState.RETRY, now, EventState.PROCESSING, now, EventState.PROCESSING, now))
             if cur.rowcount != 1:
                 return None
             return Event.from_row(db.execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone())
@@ -326,6 +329,12 @@ class EventStore:
     def get(self, event_id: str) -> Event | None:
         row = self._conn().execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone()
         return Event.from_row(row) if row else None
+
+    def find(self, vendor: str, dedup_key: str) -> str | None:
+        """The id of the event stored under ``(vendor, dedup_key)``, if any (the unique index)."""
+        row = self._conn().execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
+                                   (vendor, dedup_key)).fetchone()
+        return row["id"] if row else None
 
     def max_rowid(self) -> int:
         """The newest row's rowid (0 when empty): where a dispatcher starts following the table."""

@@ -1,9 +1,8 @@
-"""Group commit inside the receiving process: concurrent requests share one SQLite transaction.
+"""Group commit in the request threads: concurrent requests share one SQLite transaction.
 
-This is the committer of an app made by ``create_app`` alone (tests, ``EmbeddedService``, the
-demo). ``triage serve`` does the same job in a separate process (``webhooks.writer``), so that the
-commit, its fsync and the dispatcher do not compete with the request threads for one GIL; both
-commit through ``EventStore.add_events`` and answer only after the commit.
+The one committer of every app (``triage serve``, ``EmbeddedService``, the demo, the benchmarks):
+each app gets exactly one, from ``runtime.get_committer``, and it commits through
+``EventStore.add_events``; a request is answered only after that commit.
 
 Leader/follower, in the request threads themselves: the first request that finds no commit in
 progress becomes the leader, takes every event queued so far and commits them in one transaction;
@@ -20,6 +19,7 @@ store is the source of truth; the recovery sweep covers a crash before they were
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from typing import Any, Callable
 
@@ -63,7 +63,11 @@ class GroupCommitter:
 
     def submit(self, delivery: Delivery) -> Verdict:
         """Parse, guard-check and store one authenticated webhook in this thread (``intake``)."""
-        prepared = prepare(self.settings, self.store, delivery)
+        try:
+            prepared = prepare(self.settings, self.store, delivery)  # may read the store (dedup window)
+        except sqlite3.Error as exc:
+            log.error("cannot read the event store: %s", type(exc).__name__)
+            return STORE_UNAVAILABLE
         if isinstance(prepared, Verdict):
             return prepared
         try:

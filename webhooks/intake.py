@@ -2,10 +2,9 @@
 store → the answer. Pure apart from the store it is given.
 
 The receivers (``zendesk``, ``freshdesk``) authenticate at the edge, so forged traffic never goes
-further, then hand the raw body to their app's committer: ``GroupCommitter`` runs these steps in
-the request thread; under ``triage serve`` the store writer process runs them (``writer``), which
-takes the parsing off the receiver's GIL too. Either way the answer is a ``Verdict``, and a 2xx
-verdict exists only after the event row committed. The row is the only durable write; the
+further, then hand the raw body to their app's committer (``GroupCommitter``), which runs these
+steps in the request thread. The answer is a ``Verdict``, and a 2xx verdict exists only after the
+event row committed. The row is the only durable write; the
 dispatcher enqueues it after the commit, and if that fails or the process dies first, the row
 stays ``received`` and the recovery sweep picks it up, so the 202 is truthful.
 """
@@ -14,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,12 +33,12 @@ _PARSERS = {"zendesk": parse_zendesk, "freshdesk": parse_freshdesk}
 
 @dataclass(frozen=True)
 class Delivery:
-    """One authenticated webhook request, as the intake needs it (plain data: it crosses processes)."""
+    """One authenticated webhook request, as the intake needs it. Only authenticated content:
+    unsigned headers (Zendesk's invocation id) never reach the dedup key."""
 
     vendor: str
     body: bytes
     form: bool = False  # application/x-www-form-urlencoded (Freshdesk can send that)
-    invocation_id: str | None = None  # Zendesk's per-delivery id, a dedup key of last resort
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,8 @@ def prepare(settings: Settings, store: EventStore, delivery: Delivery) -> Verdic
     """Parse the body; returns the event row to store, or the verdict when there is nothing to store.
 
     400 malformed / missing ticket id, 422 unsupported event type, 200 ``ignored`` for an update of
-    a ticket we classified (our guard tag present: a possible agent correction is recorded).
+    a ticket we classified (our guard tag present: a possible agent correction is recorded), 200
+    ``duplicate`` for content already stored in the previous dedup window.
     """
     try:
         data = dict(parse_qsl(delivery.body.decode("utf-8", "replace"), keep_blank_values=True)[::-1]) \
@@ -76,8 +77,12 @@ def prepare(settings: Settings, store: EventStore, delivery: Delivery) -> Verdic
                         category=event.extra.get("category"), text=event.text)  # best effort, never raises
         return Verdict(200, '{"reason":"guard tag present: already classified","status":"ignored"}\n',
                        "ignored_guard")
-    return {"vendor": event.vendor, "ticket_id": event.ticket_id,
-            "dedup_key": dedup_key(event, delivery.body, delivery.invocation_id),
+    key, previous_window_key = dedup_key(event, data, delivery.body, now=time.time())
+    if previous_window_key is not None:
+        earlier = store.find(event.vendor, previous_window_key)  # the same content, still in the window
+        if earlier is not None:
+            return stored(earlier, False)
+    return {"vendor": event.vendor, "ticket_id": event.ticket_id, "dedup_key": key,
             "event_type": event.event_type, "payload": event.audit_payload()}
 
 

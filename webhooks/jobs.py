@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -85,8 +86,10 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
     event = store.claim(event_id)
     if event is None:
         current = store.get(event_id)
-        busy = current is not None and current.state in (EventState.RECEIVED, EventState.RETRY)
-        return BUSY_RETRY_S if busy else None
+        if current is None or current.state not in (EventState.RECEIVED, EventState.RETRY):
+            return None  # finished, or another worker holds it: this queue entry was a duplicate
+        wait = (current.next_attempt_at or 0) - time.time() if current.state == EventState.RETRY else 0
+        return wait if wait > 0 else BUSY_RETRY_S  # parked until Retry-After, or its ticket is busy
     client = ctx.clients.get(event.vendor)
     if client is None:
         return _finish(ctx, event_id, event.vendor, EventState.DEAD, error=f"{event.vendor} API not configured")

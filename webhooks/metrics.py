@@ -16,6 +16,7 @@ class Metrics:
         self.jobs = Counter("triage_jobs_total", "Finished jobs by vendor and final state",
                             ["vendor", "state"], registry=self.registry)
         self._children: dict[tuple[str, ...], object] = {}
+        self.store_collectors = False  # the store's gauges, registered by the first scrape (ops)
 
     def webhook_outcome(self, vendor: str, outcome: str):
         """``webhooks.labels(vendor, outcome)``, cached: the accept path counts every request."""

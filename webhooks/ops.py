@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -33,11 +35,25 @@ class _StoreCollector:
         yield gauge
 
 
+_REGISTER_LOCK = threading.Lock()
+
+
+def _registry():
+    """The app's registry with the store gauges registered exactly once.
+
+    Registered on the first scrape (the store opens lazily), under a lock: two concurrent first
+    scrapes used to register the same collector twice, and the second raised (a 500)."""
+    m = metrics()
+    if not m.store_collectors:
+        with _REGISTER_LOCK:
+            if not m.store_collectors:
+                store = get_store()
+                m.registry.register(_StoreCollector(store))
+                m.registry.register(QualityCollector(settings(), store))  # other/review rates, drift
+                m.store_collectors = True
+    return m.registry
+
+
 @bp.get("/metrics")
 def prometheus():
-    m = metrics()
-    if not getattr(m, "_store_collector", None):
-        m._store_collector = _StoreCollector(get_store())
-        m.registry.register(m._store_collector)
-        m.registry.register(QualityCollector(settings(), get_store()))  # other/review rates, drift
-    return Response(generate_latest(m.registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(_registry()), mimetype=CONTENT_TYPE_LATEST)

@@ -2,9 +2,10 @@
 
 Real bodies vary: ids as strings or ints, flat dotted keys (``"ticket.id"``), nested ``ticket``
 objects, Freshdesk's ``freshdesk_webhook`` wrapper, unfilled ``{{…}}`` placeholders, display-case
-status words, Freshdesk's non-JSON ``triggered_event`` and note events without the note. Anything
-missing is left ``None``; the job fetches the ticket through the API anyway (authoritative text
-and tags). Only a missing or non-numeric ticket id is fatal (``PayloadError``).
+status words, Freshdesk's non-JSON ``triggered_event``, note events without the note, and the
+same field-name variants for both vendors (``ticket_title``/``ticket_subject``, ``ticket_description``,
+``ticket_status``, camelCase ``ticketId``). Anything missing is left ``None``; the job always fetches
+the ticket through the API (authoritative text and tags), so a body without text still gets classified. Only a missing or non-numeric ticket id is fatal (``PayloadError``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from typing import Any
 
 from plugin.exceptions import PayloadError
 
-_ID_IN_BROKEN_JSON = re.compile(r'"(?:ticket_id|ticket\.id|id)"\s*:\s*"?\s*(\d+)')
+_ID_IN_BROKEN_JSON = re.compile(r'"(?:ticket_id|ticketId|ticket\.id|id)"\s*:\s*"?\s*(\d+)')
+# Field-name variants both parsers accept: snake_case, camelCase (rendered by other tools), dotted
+_ID_KEYS = ("ticket_id", "ticketId", "ticket.id", "id")
+_UPDATED_KEYS = ("updated_at", "ticket_updated_at", "updatedAt", "ticketUpdatedAt", "ticket.updated_at")
 _ZD_EVENT_PREFIX = "zen:event-type:"
 
 
@@ -119,14 +123,17 @@ def parse_zendesk(data: dict[str, Any]) -> TicketEvent:
                            text=clean(comment) or clean(detail.get("description")),
                            tags=split_tags(detail.get("tags")), status=_lower(detail.get("status")),
                            updated_at=clean(detail.get("updated_at")), event_id=clean(data.get("id")))
-    body = data.get("ticket") if isinstance(data.get("ticket"), dict) and not data.get("ticket_id") else data
-    tid = ticket_id_of(lookup(body, "ticket_id", "ticket.id", "id"))
+    body = data.get("ticket") if isinstance(data.get("ticket"), dict) and lookup(data, *_ID_KEYS[:2]) is None \
+        else data
+    tid = ticket_id_of(lookup(body, *_ID_KEYS))
     return TicketEvent("zendesk", tid, clean(data.get("event")) or "trigger",
-                       subject=clean(lookup(body, "subject", "ticket.title", "title", "ticket.subject")),
-                       text=clean(lookup(body, "description", "ticket.description", "comment", "latest_comment")),
-                       tags=split_tags(lookup(body, "tags", "ticket.tags")),
-                       status=_lower(lookup(body, "status", "ticket.status")),
-                       updated_at=clean(lookup(body, "updated_at", "ticket.updated_at")))
+                       subject=clean(lookup(body, "subject", "ticket_title", "ticketTitle", "ticket.title", "title",
+                                            "ticket_subject", "ticketSubject", "ticket.subject")),
+                       text=clean(lookup(body, "description", "ticket_description", "ticketDescription",
+                                         "ticket.description", "comment", "latest_comment")),
+                       tags=split_tags(lookup(body, "tags", "ticket_tags", "ticketTags", "ticket.tags")),
+                       status=_lower(lookup(body, "status", "ticket_status", "ticketStatus", "ticket.status")),
+                       updated_at=clean(lookup(body, *_UPDATED_KEYS)))
 
 
 def parse_triggered_event(value: Any) -> str:
@@ -145,26 +152,54 @@ def parse_triggered_event(value: Any) -> str:
 
 def parse_freshdesk(data: dict[str, Any]) -> TicketEvent:
     body = data.get("freshdesk_webhook") if isinstance(data.get("freshdesk_webhook"), dict) else data
-    tid = ticket_id_of(lookup(body, "ticket_id", "ticket.id", "id"))
+    tid = ticket_id_of(lookup(body, *_ID_KEYS))
     event_type = parse_triggered_event(body.get("triggered_event"))
-    text = clean(lookup(body, "ticket_description", "description", "ticket.description"))
+    text = clean(lookup(body, "ticket_description", "ticketDescription", "description", "ticket.description"))
     if event_type == "note_added":
         text = clean(lookup(body, "note_body", "ticket_latest_public_comment")) or None
     return TicketEvent("freshdesk", tid, event_type,
-                       subject=clean(lookup(body, "ticket_subject", "subject", "ticket.subject")),
-                       text=text, tags=split_tags(lookup(body, "ticket_tags", "tags", "ticket.tags")),
-                       status=_lower(lookup(body, "ticket_status", "status", "ticket.status")),
-                       updated_at=clean(lookup(body, "updated_at", "ticket.updated_at")),
+                       subject=clean(lookup(body, "ticket_subject", "ticketSubject", "ticket_title", "subject",
+                                            "ticket.subject")),
+                       text=text, tags=split_tags(lookup(body, "ticket_tags", "ticketTags", "tags", "ticket.tags")),
+                       status=_lower(lookup(body, "ticket_status", "ticketStatus", "status", "ticket.status")),
+                       updated_at=clean(lookup(body, *_UPDATED_KEYS)),
                        # the category dropdown, if the admin put it in the webhook body (corrections)
                        extra={"category": clean(lookup(body, "ticket_category", "category", "ticket.category"))})
 
 
-def dedup_key(event: TicketEvent, raw: bytes, invocation_id: str | None = None) -> str:
-    """Stable key for repeated deliveries: event id, ticket + updated_at, invocation id, body hash."""
+DEDUP_WINDOW_S = 24 * 3600  # a content-hash key holds this long (Freshdesk retries end after ~95 min)
+_TIME_OF_DAY = re.compile(r"\d{1,2}:\d{2}:\d{2}")  # a timestamp with seconds, not just a date
+_EPOCH = re.compile(r"^\d{9,}(?:\.\d+)?$")
+
+
+def precise_timestamp(value: str | None) -> bool:
+    """True when ``value`` names a moment to the second (ISO 8601, epoch), not a calendar date:
+    "February 3, 2025" is shared by every update of that day, so it cannot tell two apart."""
+    return bool(value) and bool(_TIME_OF_DAY.search(value) or _EPOCH.match(value.strip()))
+
+
+def content_digest(data: dict[str, Any], raw: bytes) -> str:
+    """Hash of the authenticated content: the decoded fields in a canonical order (the same
+    delivery re-encoded, e.g. JSON spacing or form fields, hashes alike), or the raw bytes when
+    the body was not readable JSON."""
+    if data.get("_broken_json"):
+        return hashlib.sha256(raw).hexdigest()[:32]
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def dedup_key(event: TicketEvent, data: dict[str, Any], raw: bytes, *, now: float) -> tuple[str, str | None]:
+    """The key that makes a repeated delivery a duplicate, and the key of the previous window.
+
+    Built only from authenticated content (the signed or secret-guarded body, never an unsigned
+    header), and never coarser than one update: the event id, else ticket + an ``updated_at``
+    precise to the second, else a hash of the content, valid for ``DEDUP_WINDOW_S`` (the second
+    value: the same content in the window before this one, which the caller must also look up).
+    """
     if event.event_id:
-        return f"evt:{event.event_id}"
-    if event.updated_at:
-        return f"tkt:{event.ticket_id}:{event.updated_at}:{event.event_type}"
-    if invocation_id:
-        return f"inv:{invocation_id}"
-    return f"body:{event.ticket_id}:{hashlib.sha256(raw).hexdigest()[:32]}"
+        return f"evt:{event.event_id}", None
+    if precise_timestamp(event.updated_at):
+        return f"tkt:{event.ticket_id}:{event.updated_at}:{event.event_type}", None
+    digest = content_digest(data, raw)
+    window = int(now // DEDUP_WINDOW_S)
+    return f"body:{event.ticket_id}:{digest}:{window}", f"body:{event.ticket_id}:{digest}:{window - 1}"

@@ -56,9 +56,7 @@ def get_dispatcher():
 
 
 def get_committer():
-    """The group committer writing this app's events; each commit wakes the dispatcher.
-
-    ``triage serve`` pre-seeds it with a ``webhooks.writer`` client (commits in another process)."""
+    """The app's one committer (group commit in the request threads); each commit wakes the dispatcher."""
     from .committer import GroupCommitter
 
     def make():

@@ -1,15 +1,25 @@
-"""Run the service: waitress for HTTP, the store writer process (group commit + dispatcher:
-stored events → queue), huey consumer threads for jobs, recovery sweep first."""
+"""Run the service: one intake path for ``triage serve``, the tests, the demo and the benchmarks.
+
+waitress serves the app; a request is verified, parsed and committed in the request thread
+(``webhooks.committer``: group commit, one fsync per batch), then answered 2xx. A dispatcher thread
+moves stored events into the huey queue, and huey consumer threads run the jobs. The recovery sweep
+runs first. ``EmbeddedService`` is the same thing on an ephemeral port, in the caller's process.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import Callable
+
+from flask import Flask
 
 from plugin.config import Settings
 
+from .queue import TriageQueue
+
 log = logging.getLogger("webhooks.service")
-WAITRESS_THREADS = 8  # request threads; a webhook request verifies and waits for the store writer
+WAITRESS_THREADS = 8  # request threads; a webhook request verifies, then waits for its group commit
 
 
 def waitress_body_cap(settings: Settings) -> int:
@@ -22,31 +32,39 @@ def waitress_body_cap(settings: Settings) -> int:
     return 2 * settings.max_body_bytes + 64 * 1024
 
 
-def build(settings: Settings):
-    """The production app: its queue, the store writer process (group commit + dispatcher, see
-    ``webhooks.writer``) as its committer, and a recovery sweep (a sole SQLite consumer may release
-    stale leases). The writer starts first: its dispatcher follows rows committed from then on,
-    the sweep covers the older ones (an event both see is enqueued twice, which is harmless)."""
+def build(settings: Settings, *, context_factory: Callable | None = None) -> tuple[Flask, TriageQueue]:
+    """The production app with its queue, dispatcher and committer, after a recovery sweep.
+
+    The dispatcher starts before the sweep: it follows rows committed from then on, the sweep
+    covers the older ones (an event both see is enqueued twice, which is harmless: ``claim``).
+    A sole SQLite consumer may release stale leases (nobody else can be processing).
+    """
     from . import create_app
-    from .runtime import get_queue
-    from .writer import StoreWriter
+    from .queue import make_queue
+    from .runtime import get_committer, get_store
 
     app = create_app(settings)
-    writer = StoreWriter(settings).start()
-    app.extensions["triage"].update(writer=writer, committer=writer.client())
     with app.app_context():
-        queue = get_queue()
+        queue = make_queue(settings, store=get_store(), context_factory=context_factory)
+        app.extensions["triage"]["queue"] = queue
+        get_committer()  # and the dispatcher it wakes
     queue.sweep(release_leases=settings.queue_backend == "sqlite")
     return app, queue
 
 
-def make_server(app, settings: Settings, *, port: int | None = None):
-    """The production HTTP server (waitress) for ``app``; ``port=0`` picks a free one (bench)."""
+def make_server(app: Flask, settings: Settings, *, port: int | None = None):
+    """The production HTTP server (waitress) for ``app``; ``port=0`` picks a free one."""
     import waitress
 
     return waitress.create_server(app, host=settings.host, port=settings.port if port is None else port,
                                   threads=WAITRESS_THREADS, max_request_body_size=waitress_body_cap(settings),
                                   ident="triage")
+
+
+def _stop_dispatcher(app: Flask) -> None:
+    dispatcher = app.extensions["triage"].get("dispatcher")
+    if dispatcher is not None:
+        dispatcher.stop()  # undispatched events stay `received` for the next sweep
 
 
 def serve(settings: Settings, *, announce=print) -> int:
@@ -63,14 +81,14 @@ def serve(settings: Settings, *, announce=print) -> int:
         consumer.run()  # main thread: owns the signal handlers
     finally:
         server.close()
-        app.extensions["triage"]["writer"].stop()  # undispatched events stay `received` for the next sweep
+        _stop_dispatcher(app)
     return 0
 
 
 def work(settings: Settings, *, announce=print) -> int:
     """A standalone consumer (Redis deployments run several). New events reach its queue through
-    the dispatcher of the ``triage serve`` writer process that stored them (the store is one SQLite file,
-    so receiver and workers share a host); its start-up sweep re-enqueues unfinished ones."""
+    the dispatcher of the ``triage serve`` that stored them (the store is one SQLite file, so
+    receiver and workers share a host); its start-up sweep re-enqueues unfinished ones."""
     from plugin.store import EventStore
 
     from .queue import make_queue
@@ -84,41 +102,34 @@ def work(settings: Settings, *, announce=print) -> int:
 
 
 class EmbeddedService:
-    """Service + consumer threads in this process, on an ephemeral port (tests, demo, bench)."""
+    """``serve`` in this process on an ephemeral port (tests, demo, bench): the same ``build`` and
+    the same waitress server, with the consumer threads optional and signals left to the host."""
 
-    def __init__(self, settings: Settings, *, context_factory=None) -> None:
-        from werkzeug.serving import make_server
-
-        from . import create_app
-        from .queue import make_queue
-        from .runtime import get_dispatcher, get_store
-
+    def __init__(self, settings: Settings, *, context_factory: Callable | None = None) -> None:
         self.settings = settings
-        self.app = create_app(settings)
-        with self.app.app_context():
-            store = get_store()
-        self.queue = make_queue(settings, store=store, context_factory=context_factory)
-        self.app.extensions["triage"]["queue"] = self.queue
-        with self.app.app_context():
-            self.dispatcher = get_dispatcher()  # runs even without consumers (Redis + `triage worker`)
-        self.store = store
-        self._server = make_server(settings.host, 0, self.app, threaded=True)
-        self.port = self._server.server_port
+        self.app, self.queue = build(settings, context_factory=context_factory)
+        self.store = self.queue.store
+        self.dispatcher = self.app.extensions["triage"]["dispatcher"]
+        self._server = make_server(self.app, settings, port=0)
+        self.port = self._server.effective_port
         self.base_url = f"http://{settings.host}:{self.port}"
         self._consumer = None
+        self._http: threading.Thread | None = None
 
     def start(self, *, consume: bool = True) -> "EmbeddedService":
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="triage-http").start()
+        self._http = threading.Thread(target=self._server.run, daemon=True, name="triage-http")
+        self._http.start()
         if consume:
-            self.queue.sweep(release_leases=True)
             self.queue.context()
             self._consumer = self.queue.consumer(self.settings.workers, embedded=True)
             self._consumer.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self.dispatcher.stop()
+        self._server.close()  # the listening socket: no new connections
+        self._server.task_dispatcher.shutdown()  # its request threads, after the requests in hand
+        if self._http is not None:
+            self._http.join(5)
+        _stop_dispatcher(self.app)
         if self._consumer is not None:
             self._consumer.stop(graceful=True)

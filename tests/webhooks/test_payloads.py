@@ -23,7 +23,7 @@ ENVELOPE = {"type": "zen:event-type:ticket.created", "account_id": 22129848,
 def test_zendesk_event_envelope():
     ev = parse_zendesk(ENVELOPE)
     assert (ev.ticket_id, ev.event_type, ev.status, ev.tags) == ("35436", "ticket.created", "new", ["vip", "billing"])
-    assert dedup_key(ev, b"") == "evt:c6d7e8f9-0a1b"
+    assert dedup_key(ev, ENVELOPE, b"", now=0) == ("evt:c6d7e8f9-0a1b", None)
 
 
 def test_zendesk_envelope_id_from_subject_when_detail_lacks_it():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,15 +43,31 @@ def _ctx(tmp_path, zd=None, fd=None, **overrides):
     from plugin.store import EventStore
 
     settings = make_settings(tmp_path, zd, fd, **overrides)
-    store = EventStore(settings.db_path)
+    clock = _Clock()
+    store = EventStore(settings.db_path, clock=clock)
     clients = {}
     if zd is not None:
         clients["zendesk"] = ZendeskClient.from_settings(settings)
     if fd is not None:
         clients["freshdesk"] = FreshdeskClient.from_settings(settings)
     pipeline = Pipeline.from_settings(settings)
-    return JobContext(settings, store, pipeline.classify, clients, list(pipeline.taxonomy.names),
-                      RetryPolicy(max_attempts=settings.max_attempts))
+    ctx = JobContext(settings, store, pipeline.classify, clients, list(pipeline.taxonomy.names),
+                     RetryPolicy(max_attempts=settings.max_attempts))
+    ctx.clock = clock  # the store's clock: tests move it past a retry's next_attempt_at
+    return ctx
+
+
+class _Clock:
+    """``time.time()`` plus an offset the test advances."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
 
 
 REFUND = "I was charged twice and I want a refund of my money for the order"
@@ -75,6 +93,7 @@ def test_zendesk_429_honours_retry_after_then_succeeds(tmp_path, zd):
     assert run_event(ctx, event_id) == 7.0
     ev = ctx.store.get(event_id)
     assert ev.state is EventState.RETRY and "429" in ev.last_error and ev.label is not None
+    ctx.clock.advance(7.01)
     assert run_event(ctx, event_id) is None
     assert zd.writes[str(t["id"])] == 1 and ctx.store.get(event_id).attempts == 2
 
@@ -84,7 +103,10 @@ def test_server_errors_back_off_then_dead_letter(tmp_path, zd):
     t = zd.create_ticket("Refund", REFUND)
     zd.fail_next("GET", 503, count=10)
     event_id, _ = ctx.store.add_event("zendesk", str(t["id"]), "k3")
-    delays = [run_event(ctx, event_id) for _ in range(3)]
+    delays = []
+    for _ in range(3):
+        delays.append(run_event(ctx, event_id))
+        ctx.clock.advance((delays[-1] or 0) + 0.01)
     assert delays[0] is not None and delays[1] is not None and delays[1] > delays[0] * 1.2
     assert delays[2] is None
     ev = ctx.store.get(event_id)
@@ -214,8 +236,10 @@ def test_unexpected_error_retries_then_dead(tmp_path, zd):
     ctx.classify = broken
     t = zd.create_ticket("Refund", REFUND)
     event_id, _ = ctx.store.add_event("zendesk", str(t["id"]), "k9")
-    assert run_event(ctx, event_id) is not None
+    delay = run_event(ctx, event_id)
+    assert delay is not None
     assert ctx.store.get(event_id).state is EventState.RETRY
+    ctx.clock.advance(delay + 0.01)
     assert run_event(ctx, event_id) is None
     ev = ctx.store.get(event_id)
     assert ev.state is EventState.DEAD and ev.last_error == "RuntimeError: model file vanished"
