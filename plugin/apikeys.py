@@ -20,7 +20,7 @@ from pathlib import Path
 from .exceptions import TriageError
 
 PREFIX = "trk"
-SCOPES = ("classify", "admin")  # admin: reserved for operator endpoints of other areas
+SCOPES = ("classify", "form", "admin")  # form: /form/tickets (creates tickets); admin: operator endpoints
 DEFAULT_DB_NAME = "apikeys.sqlite3"
 
 _SCHEMA = """

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from .exceptions import ConfigError
 
@@ -73,8 +73,13 @@ class Settings(BaseModel):
     cors_origins: list[str] = Field(default_factory=list)
     classify_rate_per_minute: int = 600
     classify_require_key: bool = True
-    form_enabled: bool = True  # serve the ticket form at /form (it calls /v1/classify with a form token)
-    form_token_ttl_s: int = Field(3600, ge=60)  # lifetime of the form's signed token
+    form_enabled: bool = True  # serve the ticket form page at /form (suggestions need the next line)
+    # The form is open to the public only from these browser origins ("https://support.example.com"):
+    # only then does /form hand out tokens, bound to the origin, accepted with a matching Origin
+    # header by /v1/classify and /form/tickets. Empty (default): both need an API key.
+    form_public_origins: list[str] = Field(default_factory=list)
+    form_rate_per_minute: int = Field(30, ge=0)  # form-token calls per client address
+    form_token_ttl_s: int = Field(600, ge=60, le=86400)  # lifetime of the form's signed token
     form_secret: SecretStr | None = None  # signs form tokens; None = random, kept in instance_dir
     public_base_url: str | None = None  # how helpdesks reach us (for `triage install`)
 
@@ -104,6 +109,13 @@ class Settings(BaseModel):
     price_per_1k_prompt_tokens: float = 0.00015
     price_per_1k_completion_tokens: float = 0.0006
     monitor_window_s: float = Field(7 * 86400.0, gt=0)  # rolling window for /metrics quality gauges
+
+    @field_validator("form_public_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        from .origins import normalize_origin
+
+        return [normalize_origin(v) for v in value]
 
     @property
     def llm_configured(self) -> bool:

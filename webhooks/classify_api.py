@@ -54,6 +54,8 @@ def classify() -> Response:
     if request.method == "OPTIONS":  # CORS preflight; headers added by _cors
         return Response(status=204)
     s = auth.settings()
+    # keys always; form tokens only where the admin opened the form (checked in authenticate);
+    # no credential only with classify_require_key = false
     caller = auth.authenticate("classify", allow_key=True, allow_form=s.form_enabled,
                                allow_anonymous=not s.classify_require_key)
     try:

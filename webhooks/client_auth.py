@@ -2,6 +2,11 @@
 
 Shared by ``classify_api`` and ``form`` so both answer auth, size and rate problems the same way:
 a JSON body ``{"error": ...}`` with the right status (401, 403, 413, 429 + ``Retry-After``).
+
+Secure by default: every call needs an API key of the endpoint's scope. The one exception is a
+form token, and only where the admin opened the form to the public (``form_public_origins``):
+such a token is bound to the origin it was issued for, and is accepted only with an ``Origin``
+header equal to it (no header, another origin, or an origin no longer listed: 403).
 """
 
 from __future__ import annotations
@@ -9,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -17,6 +21,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from plugin import formtoken
 from plugin.apikeys import KeyStore
 from plugin.config import Settings
+from plugin.formtoken import Check
+from plugin.origins import origin_or_none
 from plugin.ratelimit import RateLimiter
 
 _EXPOSED = "Retry-After, X-Triage-Model-Version"
@@ -57,7 +63,13 @@ def key_store() -> KeyStore:
 
 
 def limiter() -> RateLimiter:
+    """Buckets per API key (and per address for anonymous calls): ``classify_rate_per_minute``."""
     return _state("limiter", lambda: RateLimiter(settings().classify_rate_per_minute))
+
+
+def form_limiter() -> RateLimiter:
+    """Buckets per client address for form-token calls: ``form_rate_per_minute``."""
+    return _state("form_limiter", lambda: RateLimiter(settings().form_rate_per_minute))
 
 
 def form_secret() -> bytes:
@@ -71,6 +83,21 @@ def json_error(status: int, message: str, headers: dict[str, str] | None = None)
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     return resp
+
+
+def request_origin() -> str | None:
+    """The request's ``Origin`` header, normalised (None when absent or malformed)."""
+    return origin_or_none(request.headers.get("Origin"))
+
+
+def form_origin() -> str | None:
+    """The listed origin a form page or token is being requested for, else None.
+
+    A cross-origin fetch names its origin in ``Origin``; the page itself (a same-origin GET, no
+    ``Origin``) is this service's own origin as the browser reached it.
+    """
+    origin = request_origin() if request.headers.get("Origin") else origin_or_none(request.host_url)
+    return origin if origin in settings().form_public_origins else None
 
 
 def authenticate(scope: str, *, allow_key: bool, allow_form: bool, allow_anonymous: bool) -> Caller:
@@ -87,14 +114,7 @@ def authenticate(scope: str, *, allow_key: bool, allow_form: bool, allow_anonymo
         raise ClientError(401, "malformed Authorization header: expected 'Bearer <key>'",
                           {"WWW-Authenticate": "Bearer"})
     if formtoken.looks_like_form_token(token):
-        if not allow_form:
-            raise ClientError(403, "form tokens are not accepted by this endpoint")
-        if not formtoken.verify(form_secret(), token):
-            raise ClientError(401, "form token invalid or expired; reload the form",
-                              {"WWW-Authenticate": 'Bearer error="invalid_token"'})
-        if not _same_origin():
-            raise ClientError(403, "form tokens are only accepted from the form's own origin")
-        return Caller("form", f"form:{request.remote_addr}")
+        return _form_caller(token, allow_form)
     key = key_store().verify(token)
     if key is None:
         raise ClientError(401, "invalid or revoked API key",
@@ -104,19 +124,31 @@ def authenticate(scope: str, *, allow_key: bool, allow_form: bool, allow_anonymo
     return Caller("key", f"key:{key.key_id}")
 
 
-def _same_origin() -> bool:
-    """Browsers send Origin on cross-site POSTs; when present it must be this host."""
-    origin = request.headers.get("Origin")
-    if not origin:
-        return True
-    return urlsplit(origin).netloc == request.host
+def _form_caller(token: str, allow_form: bool) -> Caller:
+    """A form token is good only on the form's endpoints, only when the form is open to the
+    public, and only from a listed origin equal to the one it was issued for."""
+    s = settings()
+    if not allow_form:
+        raise ClientError(403, "form tokens are not accepted by this endpoint")
+    if not s.form_public_origins:
+        raise ClientError(403, "the ticket form is not open to the public (form_public_origins); use an API key")
+    origin = request_origin()
+    check = formtoken.verify(form_secret(), token, origin, s.form_token_ttl_s)
+    if check in (Check.INVALID, Check.EXPIRED):
+        raise ClientError(401, "form token invalid or expired; reload the form",
+                          {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    if check is not Check.OK or origin not in s.form_public_origins:
+        raise ClientError(403, "form tokens are accepted only with the Origin header of the page they "
+                               "were issued to, and only from origins listed in form_public_origins")
+    return Caller("form", f"form:{request.remote_addr}")
 
 
 def check_rate(caller: Caller, cost: int = 1) -> None:
-    verdict = limiter().take(caller.bucket, cost)
+    form = caller.kind == "form"
+    verdict = (form_limiter() if form else limiter()).take(caller.bucket, cost)
     if not verdict.allowed:
-        raise ClientError(429, f"rate limit exceeded ({settings().classify_rate_per_minute}/minute); "
-                          f"retry in {verdict.retry_after_s} s",
+        rate = settings().form_rate_per_minute if form else settings().classify_rate_per_minute
+        raise ClientError(429, f"rate limit exceeded ({rate}/minute); retry in {verdict.retry_after_s} s",
                           {"Retry-After": str(verdict.retry_after_s)})
 
 
@@ -139,15 +171,18 @@ def read_json() -> Any:
         raise ClientError(400, "request body is nested too deeply") from None
 
 
-def apply_cors(response: Response) -> Response:
-    """Add CORS headers for allowed origins (``cors_origins``; ``*`` allows any)."""
-    origin = request.headers.get("Origin")
-    allowed = settings().cors_origins
-    if origin and ("*" in allowed or origin in allowed):
-        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else origin
+def apply_cors(response: Response, *, classify: bool = True) -> Response:
+    """CORS headers for allowed origins: the form's public origins, and for ``/v1/classify`` also
+    ``cors_origins`` (``*`` allows any origin to call with an API key)."""
+    s = settings()
+    header = request.headers.get("Origin")
+    allowed = s.cors_origins if classify else []
+    origin = request_origin()
+    if header and ("*" in allowed or header in allowed or origin in s.form_public_origins):
+        response.headers["Access-Control-Allow-Origin"] = "*" if "*" in allowed else header
         response.headers["Access-Control-Expose-Headers"] = _EXPOSED
         if request.method == "OPTIONS":
-            response.headers["Access-Control-Allow-Methods"] = "POST, OPTIONS"
+            response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
             response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type, X-Triage-Extended"
             response.headers["Access-Control-Max-Age"] = "600"
     if "*" not in allowed:

@@ -1,14 +1,16 @@
 """``GET /form``: the ticket form with live suggestions; ``POST /form/tickets``: create the ticket.
 
-The page calls ``/v1/classify?extended=1`` with a short-lived signed form token (see
-``plugin.formtoken``) because a public page cannot keep an API key secret. The submit endpoint
-accepts only form tokens and creates the ticket in Zendesk with the category the user chose,
-tagged so the webhook path does not classify it again.
+The page is always served (unless ``form_enabled = false``), but it carries a token only when the
+admin opened the form to the public for the origin it is served to (``form_public_origins``):
+a short-lived token bound to that origin (``plugin.formtoken``), because a public page cannot keep
+an API key secret. With it the page calls ``/v1/classify?extended=1`` and ``/form/tickets``;
+without it both need an API key (scope ``form`` for submitting). Submitting creates the ticket in
+Zendesk with the category the user chose, tagged so the webhook path does not classify it again.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, jsonify, render_template, request
 
 from plugin import formtoken
 from plugin.exceptions import HelpdeskError, TriageError
@@ -34,17 +36,26 @@ def _client_error(exc: auth.ClientError) -> Response:
 def _enabled() -> Response | None:
     if not auth.settings().form_enabled:
         return auth.json_error(404, "the ticket form is disabled (form_enabled = false)")
+    if request.method == "OPTIONS":  # CORS preflight; headers added by _cors
+        return Response(status=204)
     return None
 
 
-def _token() -> str:
-    return formtoken.issue(auth.form_secret(), auth.settings().form_token_ttl_s)
+@bp.after_request
+def _cors(response: Response) -> Response:
+    return auth.apply_cors(response, classify=False)
+
+
+def _token() -> str | None:
+    """A token for the listed origin this page or fetch is for; None while the form is not open."""
+    origin = auth.form_origin()
+    return formtoken.issue(auth.form_secret(), origin) if origin else None
 
 
 @bp.get("/form")
 def page() -> Response:
     taxonomy = get_pipeline().taxonomy  # the categories the classifier answers with, loaded once
-    html = render_template("ticket_form.html", token=_token(), categories=taxonomy.categories,
+    html = render_template("ticket_form.html", token=_token() or "", categories=taxonomy.categories,
                            debounce_ms=DEBOUNCE_MS, min_chars=MIN_CHARS)
     resp = Response(html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"  # the page embeds a token
@@ -53,18 +64,22 @@ def page() -> Response:
     return resp
 
 
-@bp.get("/form/token")
+@bp.route("/form/token", methods=["GET", "OPTIONS"], provide_automatic_options=False)
 def token() -> Response:
     """A fresh token for a page left open longer than the token's lifetime."""
-    resp = jsonify(token=_token(), ttl_s=auth.settings().form_token_ttl_s)
+    fresh = _token()
+    if fresh is None:
+        raise auth.ClientError(403, "the ticket form is not open to the public from this origin "
+                                    "(form_public_origins)")
+    resp = jsonify(token=fresh, ttl_s=auth.settings().form_token_ttl_s)
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
 
-@bp.post("/form/tickets")
+@bp.route("/form/tickets", methods=["POST", "OPTIONS"], provide_automatic_options=False)
 def submit() -> tuple[Response, int]:
     s = auth.settings()
-    caller = auth.authenticate("form", allow_key=False, allow_form=True, allow_anonymous=False)
+    caller = auth.authenticate("form", allow_key=True, allow_form=True, allow_anonymous=False)
     auth.check_rate(caller)
     body = auth.read_json()
     if not isinstance(body, dict):

@@ -31,6 +31,27 @@ def serving(app: Any) -> Iterator[str]:
         server.server_close()
 
 
+@contextmanager
+def serving_public_form(tmp_path: Path, **overrides: Any) -> Iterator[tuple[Flask, str]]:
+    """An app whose form is open to the public for exactly the origin it is served on.
+
+    The port is only known once the socket is bound, so the server starts with a placeholder and
+    gets the app built for its own URL; yields ``(app, base_url)``.
+    """
+    holder: dict[str, Any] = {}
+    server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start), threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    holder["app"] = app = make_app(tmp_path, form_public_origins=[url], **overrides)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield app, url
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+
+
 def make_app(tmp_path: Path, **overrides: Any) -> Flask:
     config = {"instance_dir": tmp_path / "instance", "classifier": "fallback", **overrides}
     return create_app(load_settings(config, env={}))

@@ -12,7 +12,7 @@ from plugin.apikeys import KeyStore
 from simulators.openai_server import OpenAISimulator
 from webhooks import client_auth
 
-from .conftest import make_app, serving
+from .conftest import make_app, serving, serving_public_form
 
 TEXT = "I want my money back for the broken blender I ordered last week"
 
@@ -131,22 +131,35 @@ def test_cors(tmp_path):
         assert "Retry-After" in allowed.headers["Access-Control-Expose-Headers"]
 
 
-def test_form_token_scope(app, base_url, classify_key):
+def test_form_token_scope(tmp_path):
+    with serving_public_form(tmp_path) as (app, base_url):
+        _, classify_key = KeyStore.for_instance(app.config["SETTINGS"].instance_dir).create("test-app")
+        with app.app_context():
+            token = formtoken.issue(client_auth.form_secret(), base_url)
+        form_auth = {"Authorization": f"Bearer {token}", "Origin": base_url}
+        ok = requests.post(f"{base_url}/v1/classify", json={"inputs": TEXT}, headers=form_auth)
+        assert ok.status_code == 200
+        for origin in ("https://elsewhere.example", None):  # another origin, or none at all
+            headers = {**form_auth, "Origin": origin} if origin else {"Authorization": form_auth["Authorization"]}
+            assert requests.post(f"{base_url}/v1/classify", json={"inputs": TEXT}, headers=headers).status_code == 403
+        # a classify key cannot create tickets through the form endpoint
+        key_submit = requests.post(f"{base_url}/form/tickets", headers={"Authorization": f"Bearer {classify_key}"},
+                                   json={"description": TEXT, "category": "refund"})
+        assert key_submit.status_code == 403
+        wrong = formtoken.issue(b"wrong secret", base_url)
+        assert requests.post(f"{base_url}/v1/classify", json={"inputs": TEXT},
+                             headers={"Authorization": f"Bearer {wrong}", "Origin": base_url}).status_code == 401
+
+
+def test_require_key_is_never_bypassed_by_a_form_token_without_public_form(tmp_path):
+    """classify_require_key = true (default) and no public origins: only a classify key gets in."""
+    app = make_app(tmp_path, classify_require_key=True, cors_origins=["*"])
     with app.app_context():
-        token = formtoken.issue(client_auth.form_secret(), 60)
-    form_auth = {"Authorization": f"Bearer {token}"}
-    ok = requests.post(f"{base_url}/v1/classify", json={"inputs": TEXT}, headers=form_auth)
-    assert ok.status_code == 200
-    cross = requests.post(f"{base_url}/v1/classify", json={"inputs": TEXT},
-                          headers={**form_auth, "Origin": "https://elsewhere.example"})
-    assert cross.status_code == 403
-    # a classify key cannot create tickets through the form endpoint
-    key_submit = requests.post(f"{base_url}/form/tickets", headers={"Authorization": f"Bearer {classify_key}"},
-                               json={"description": TEXT, "category": "refund"})
-    assert key_submit.status_code == 403
-    expired = formtoken.issue(b"wrong secret", 60)
-    assert requests.post(f"{base_url}/v1/classify", json={"inputs": TEXT},
-                         headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+        token = formtoken.issue(client_auth.form_secret(), "http://127.0.0.1")
+    with serving(app) as url:
+        for headers in ({}, {"Origin": url}, {"Authorization": f"Bearer {token}"},
+                        {"Authorization": f"Bearer {token}", "Origin": "http://127.0.0.1"}):
+            assert requests.post(f"{url}/v1/classify", json={"inputs": TEXT}, headers=headers).status_code in (401, 403)
 
 
 def test_pii_is_redacted_before_the_llm(tmp_path):

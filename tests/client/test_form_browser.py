@@ -18,7 +18,7 @@ import pytest
 from simulators.zendesk import ZendeskSimulator
 from webhooks import classify_api
 
-from .conftest import make_app, serving
+from .conftest import serving_public_form
 
 pytestmark = pytest.mark.browser
 
@@ -51,6 +51,7 @@ class ClassifyRecorder:
     def __init__(self, app) -> None:
         self.app = app
         self.texts: list[str] = []
+        self.origins: list[str | None] = []  # the Origin header the browser sent with each call
         self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):
@@ -60,6 +61,7 @@ class ClassifyRecorder:
             text = json.loads(body).get("inputs", "")
             with self.lock:
                 self.texts.append(text)
+                self.origins.append(environ.get("HTTP_ORIGIN"))
             if isinstance(text, str) and text.endswith(SLOW_MARK):
                 time.sleep(SLOW_S)
         return self.app(environ, start_response)
@@ -79,9 +81,10 @@ def browser():
 
 @pytest.fixture
 def service(tmp_path):
-    with ZendeskSimulator() as zd:
-        app = make_app(tmp_path, zendesk_base_url=zd.base_url, zendesk_email=zd.email,
-                       zendesk_api_token=zd.api_token)
+    """The form opened to the public for exactly the origin the browser loads it from."""
+    with ZendeskSimulator() as zd, serving_public_form(tmp_path, zendesk_base_url=zd.base_url,
+                                                       zendesk_email=zd.email,
+                                                       zendesk_api_token=zd.api_token) as (app, url):
         with app.app_context():
             pipeline = classify_api.get_pipeline()
             confident = [t for t in CONFIDENT if pipeline.classify(t).decision != "needs_review"]
@@ -89,9 +92,8 @@ def service(tmp_path):
         assert confident and unsure, "the bundled model gives no usable example texts; update the lists"
         recorder = ClassifyRecorder(app.wsgi_app)
         app.wsgi_app = recorder
-        with serving(app) as url:
-            yield {"url": url, "zendesk": zd, "recorder": recorder, "confident": confident[0],
-                   "unsure": unsure[0]}
+        yield {"url": url, "zendesk": zd, "recorder": recorder, "confident": confident[0],
+               "unsure": unsure[0]}
 
 
 @pytest.fixture
@@ -141,6 +143,7 @@ def test_debounce_suggest_override_and_submit(page, service):
     assert ticket["description"] == text and ticket["subject"] == "Broken item"
     assert f"triage_{other}" in ticket["tags"] and "triage_classified" in ticket["tags"]
     assert "triage_user_override" in ticket["tags"]
+    assert rec.origins == [service["url"]]  # the browser's own Origin, which the token is bound to
     page.screenshot(path=str(ARTIFACTS / "ticket-form-submitted.png"), full_page=True)
 
 

@@ -31,16 +31,32 @@ def test_cost_larger_than_what_is_left_waits_proportionally():
     assert not rl.take("k", cost=7).allowed  # more than the bucket holds: never
 
 
-def test_form_token_roundtrip_expiry_and_tampering(tmp_path):
+def test_form_token_roundtrip_expiry_origin_and_tampering(tmp_path):
     secret = formtoken.load_secret(tmp_path)
     assert formtoken.load_secret(tmp_path) == secret  # persisted
-    assert (tmp_path / formtoken.SECRET_FILE).stat().st_mode & 0o077 == 0
-    token = formtoken.issue(secret, ttl_s=60, now=1000)
-    assert formtoken.verify(secret, token, now=1059)
-    assert not formtoken.verify(secret, token, now=1061)
-    assert not formtoken.verify(b"other secret", token, now=1000)
-    prefix, expiry, nonce, sig = token.split(".")
-    forged = ".".join([prefix, str(int(expiry) + 3600), nonce, sig])
-    assert not formtoken.verify(secret, forged, now=1000)
-    assert not formtoken.verify(secret, "trk_0123456789ab_x", now=1000)
+    assert (tmp_path / formtoken.SECRET_FILE).stat().st_mode & 0o777 == 0o600
+    clock = Clock()
+    origin = "https://support.example.com"
+    token = formtoken.issue(secret, origin, clock=clock)
+    assert token.startswith("frm.")
+    check = lambda tok, org=origin, key=secret: formtoken.verify(key, tok, org, 60, clock=clock)  # noqa: E731
+    clock.t += 59
+    assert check(token) is formtoken.Check.OK
+    assert check(token, None) is formtoken.Check.WRONG_ORIGIN  # no Origin header
+    assert check(token, "https://evil.example") is formtoken.Check.WRONG_ORIGIN
+    assert check(token, key=b"other secret") is formtoken.Check.INVALID
+    assert check(token[:-2] + ("AA" if not token.endswith("AA") else "BB")) is formtoken.Check.INVALID
+    assert check("frm.e30.AAAA.BBBB") is formtoken.Check.INVALID
+    assert check("trk_0123456789ab_x") is formtoken.Check.INVALID
+    clock.t += 2
+    assert check(token) is formtoken.Check.EXPIRED
     assert formtoken.load_secret(tmp_path, "configured") == b"configured"
+
+
+def test_form_token_is_itsdangerous_not_hand_rolled():
+    """One signing implementation: the token body is an itsdangerous timed signature (salted)."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    token = formtoken.issue(b"k", "https://a.example")
+    payload = URLSafeTimedSerializer(b"k", salt=formtoken.SALT).loads(token[len(formtoken.PREFIX):])
+    assert payload["o"] == "https://a.example"

@@ -162,16 +162,24 @@ def test_classify_keys_wrong_endpoint_wrong_scope_revoked(app, client):
     assert token.encode() not in resp.data
 
 
-def test_form_token_cross_origin_and_tampering(app, client):
-    page = client.get("/form/token")
-    token = page.get_json()["token"]
+def test_form_token_cross_origin_and_tampering(tmp_path):
+    """Closed by default; opened for one origin, a token works only with that Origin header."""
+    closed = create_app(make_settings(tmp_path / "closed")).test_client()
+    _refused(closed.get("/form/token"), (403,))
+    app = create_app(make_settings(tmp_path, form_public_origins=["https://support.example.com"]))
+    client = app.test_client()
+    origin = {"Origin": "https://support.example.com"}
+    token = client.get("/form/token", headers=origin).get_json()["token"]
     ok = {"inputs": "my parcel is late"}
-    assert client.post("/v1/classify", json=ok, headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    _refused(client.post("/v1/classify", json=ok, headers={"Authorization": f"Bearer {token}",
-                                                            "Origin": "https://evil.example"}), (403,))
-    _refused(client.post("/v1/classify", json=ok, headers={"Authorization": f"Bearer {token[:-2]}xx"}))
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.post("/v1/classify", json=ok, headers={**bearer, **origin}).status_code == 200
+    _refused(client.post("/v1/classify", json=ok, headers=bearer), (403,))  # no Origin
+    _refused(client.post("/v1/classify", json=ok, headers={**bearer, "Origin": "https://evil.example"}), (403,))
+    _refused(client.post("/form/tickets", json=ok, headers=bearer), (403,))
+    _refused(client.post("/v1/classify", json=ok, headers={"Authorization": f"Bearer {token[:-2]}xx", **origin}))
+    _refused(closed.post("/v1/classify", json=ok, headers={**bearer, **origin}), (401, 403))  # other instance
     # a form token is not a webhook credential either
-    _refused(client.post("/webhooks/freshdesk", json={"ticket_id": 1}, headers={"Authorization": f"Bearer {token}"}))
+    _refused(client.post("/webhooks/freshdesk", json={"ticket_id": 1}, headers=bearer))
 
 
 # --- constant-time comparisons ----------------------------------------------------------------

@@ -218,7 +218,8 @@ def test_zendesk_timestamp_header_fuzz(app):
 def test_form_submit_endpoint(tmp_path, zd):
     """The public form's submit endpoint (form token, creates a Zendesk ticket) under hostile bodies."""
     zd.rate_limit_per_minute = 10**6
-    app = create_app(make_settings(tmp_path, zd, max_body_bytes=LIMIT, classify_rate_per_minute=10**6))
+    app = create_app(make_settings(tmp_path, zd, max_body_bytes=LIMIT, form_rate_per_minute=10**6,
+                                   form_public_origins=["http://localhost"]))  # the test client's origin
     client = app.test_client()
     token = client.get("/form/token").get_json()["token"]
     form_like = st.fixed_dictionaries({}, optional={
@@ -230,7 +231,8 @@ def test_form_submit_endpoint(tmp_path, zd):
     @given(body=st.one_of(form_like, hostile_bytes), ctype=content_types)
     def run(body, ctype):
         resp = client.post("/form/tickets", data=_body(body),
-                           headers={"Authorization": f"Bearer {token}", "Content-Type": ctype})
+                           headers={"Authorization": f"Bearer {token}", "Content-Type": ctype,
+                                    "Origin": "http://localhost"})
         check("form", resp.status_code, resp.data, resp.content_type)
 
     run()

@@ -23,7 +23,10 @@
 
   const DEBOUNCE_MS = Number(form.dataset.debounceMs) || 1500;
   const MIN_CHARS = Number(form.dataset.minChars) || 20;
+  // Empty while the admin has not opened the form to the public (form_public_origins): then the
+  // service refuses suggestions and submissions without an API key, and the page says so.
   let token = document.querySelector('meta[name="triage-form-token"]').content;
+  const CLOSED = "This form is not open to the public yet: suggestions and submitting are off.";
   let timer = null;        // pending debounce timer
   let inflight = null;     // AbortController of the request in flight
   let suggested = null;    // last suggested label (null: none, or needs_review)
@@ -37,6 +40,7 @@
     clearTimeout(timer);
     if (inflight) { inflight.abort(); inflight = null; }  // a newer keystroke makes it stale
     refreshSubmit();
+    if (!token) { setStatus(CLOSED); return; }
     if (!longEnough()) {
       setStatus("Type at least " + MIN_CHARS + " characters for a suggestion.");
       return;
