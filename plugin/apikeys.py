@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .exceptions import TriageError
+from .instance import ensure_instance_dir
+from .private_files import private_file
 
 PREFIX = "trk"
 SCOPES = ("classify", "form", "admin")  # form: /form/tickets (creates tickets); admin: operator endpoints
@@ -78,10 +80,10 @@ class KeyStore:
 
     @classmethod
     def for_instance(cls, instance_dir: str | Path) -> "KeyStore":
-        return cls(Path(instance_dir) / DEFAULT_DB_NAME)
+        return cls(ensure_instance_dir(instance_dir) / DEFAULT_DB_NAME)
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_file(self.path)  # key digests: owner-only (0600), whoever opens it first
         conn = sqlite3.connect(self.path, timeout=10)
         conn.execute(_SCHEMA)
         return conn

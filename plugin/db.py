@@ -10,6 +10,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from .private_files import private_file
+
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 
 
@@ -17,10 +19,11 @@ def connect(path: Path | str, *, synchronous: str = "FULL") -> sqlite3.Connectio
     """Open ``path`` in WAL mode with explicit transactions (``isolation_level=None``).
 
     ``synchronous`` is ``FULL`` (a commit survives power loss) or ``NORMAL`` (survives a killed
-    process, not an OS crash).
+    process, not an OS crash). The file is created (or tightened to) mode 0600.
     """
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError("synchronous must be FULL or NORMAL")
+    private_file(path)  # owner-only before SQLite writes anything; its -wal/-shm files follow
     conn = sqlite3.connect(path, timeout=DEFAULT_BUSY_TIMEOUT_S, isolation_level=None,
                            check_same_thread=False)
     conn.row_factory = sqlite3.Row

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
+from .instance import ensure_instance_dir
 from .private_files import private_file
 
 PREFIX = "frm."
@@ -45,7 +46,7 @@ def load_secret(instance_dir: str | Path, configured: str | None = None) -> byte
     """
     if configured:
         return configured.encode("utf-8")
-    path = Path(instance_dir) / SECRET_FILE
+    path = ensure_instance_dir(instance_dir) / SECRET_FILE
     if not path.exists() or not path.stat().st_size:
         private_file(path)
         with open(path, "r+", encoding="utf-8") as fh:  # only the first process writes into it

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 
 from plugin.config import Settings, load_settings
+from plugin.instance import ensure_instance_dir
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -16,7 +17,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     lazily by ``webhooks.runtime`` so that importing the app never touches disk.
     """
     settings = config if isinstance(config, Settings) else load_settings(config)
-    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    ensure_instance_dir(settings.instance_dir)  # 0700: it holds the stores, keys and secrets
     app = Flask(__name__, instance_path=str(settings.instance_dir.resolve()))
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -19,6 +19,7 @@ from huey.consumer import Consumer
 from huey.storage import RedisStorage, SqliteStorage
 
 from plugin.config import Settings
+from plugin.private_files import private_file
 from plugin.store import EventStore, new_event_id
 
 from .jobs import JobContext, run_event
@@ -35,7 +36,7 @@ STALL_GRACE_S = 60.0  # an event untouched this long is re-enqueued by the perio
 def make_huey(settings: Settings) -> Huey:
     if settings.queue_backend == "redis":
         return RedisHuey("triage", url=settings.redis_url, results=False)
-    settings.queue_path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(settings.queue_path)  # job data: owner-only, like the event store
     # fsync off for the queue: the event store (synchronous=FULL) is what must survive power loss.
     return SqliteHuey("triage", filename=str(settings.queue_path), results=False, fsync=False)
 
