@@ -59,7 +59,8 @@ def rejection(status: int, reason: str) -> Verdict:
     return Verdict(status, json.dumps({"error": reason}, separators=(",", ":")) + "\n", f"rejected_{status}", reason)
 
 
-def prepare(settings: Settings, store: EventStore, delivery: Delivery) -> Verdict | dict[str, Any]:
+def prepare(settings: Settings, store: EventStore, delivery: Delivery, *,
+            now: float | None = None) -> Verdict | dict[str, Any]:
     """Parse the body; returns the event row to store, or the verdict when there is nothing to store.
 
     400 malformed / missing ticket id, 422 unsupported event type, 200 ``ignored`` for an update of
@@ -77,7 +78,7 @@ def prepare(settings: Settings, store: EventStore, delivery: Delivery) -> Verdic
                         category=event.extra.get("category"), text=event.text)  # best effort, never raises
         return Verdict(200, '{"reason":"guard tag present: already classified","status":"ignored"}\n',
                        "ignored_guard")
-    key, previous_window_key = dedup_key(event, data, delivery.body, now=time.time())
+    key, previous_window_key = dedup_key(event, data, delivery.body, now=time.time() if now is None else now)
     if previous_window_key is not None:
         earlier = store.find(event.vendor, previous_window_key)  # the same content, still in the window
         if earlier is not None:

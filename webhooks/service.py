@@ -52,13 +52,15 @@ def build(settings: Settings, *, context_factory: Callable | None = None) -> tup
     return app, queue
 
 
-def make_server(app: Flask, settings: Settings, *, port: int | None = None):
-    """The production HTTP server (waitress) for ``app``; ``port=0`` picks a free one."""
+def make_server(app: Flask, settings: Settings, *, port: int | None = None, sockets: dict | None = None):
+    """The production HTTP server (waitress) for ``app``; ``port=0`` picks a free one.
+
+    ``sockets``: the socket map its loop serves (waitress's ``map``), for a caller that stops it."""
     import waitress
 
-    return waitress.create_server(app, host=settings.host, port=settings.port if port is None else port,
-                                  threads=WAITRESS_THREADS, max_request_body_size=waitress_body_cap(settings),
-                                  ident="triage")
+    return waitress.create_server(app, map=sockets, host=settings.host,
+                                  port=settings.port if port is None else port, threads=WAITRESS_THREADS,
+                                  max_request_body_size=waitress_body_cap(settings), ident="triage")
 
 
 def _stop_dispatcher(app: Flask) -> None:
@@ -110,7 +112,8 @@ class EmbeddedService:
         self.app, self.queue = build(settings, context_factory=context_factory)
         self.store = self.queue.store
         self.dispatcher = self.app.extensions["triage"]["dispatcher"]
-        self._server = make_server(self.app, settings, port=0)
+        self._sockets: dict = {}
+        self._server = make_server(self.app, settings, port=0, sockets=self._sockets)
         self.port = self._server.effective_port
         self.base_url = f"http://{settings.host}:{self.port}"
         self._consumer = None
@@ -126,8 +129,12 @@ class EmbeddedService:
         return self
 
     def stop(self) -> None:
-        self._server.close()  # the listening socket: no new connections
-        self._server.task_dispatcher.shutdown()  # its request threads, after the requests in hand
+        from waitress import wasyncore
+
+        # The requests in hand finish first; then the server's own loop thread closes every socket
+        # it serves (closing them from here races its select), which ends its loop.
+        self._server.task_dispatcher.shutdown()
+        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
         if self._http is not None:
             self._http.join(5)
         _stop_dispatcher(self.app)
