@@ -63,6 +63,18 @@ def make_server(app: Flask, settings: Settings, *, port: int | None = None, sock
                                   max_request_body_size=waitress_body_cap(settings), ident="triage")
 
 
+def close_server(server, sockets: dict, thread: threading.Thread | None = None) -> None:
+    """Stop a ``make_server(..., sockets=sockets)`` server: the requests in hand finish, then its
+    own loop thread closes every socket it serves (closing them from another thread races its
+    select), which ends its loop."""
+    from waitress import wasyncore
+
+    server.task_dispatcher.shutdown()
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
+    if thread is not None:
+        thread.join(5)
+
+
 def _stop_dispatcher(app: Flask) -> None:
     dispatcher = app.extensions["triage"].get("dispatcher")
     if dispatcher is not None:
@@ -73,7 +85,8 @@ def serve(settings: Settings, *, announce=print) -> int:
     """Serve until SIGINT/SIGTERM; both stop gracefully (running jobs finish, the rest stay stored)."""
     app, queue = build(settings)
     queue.context()  # load the model before the first ticket arrives
-    server = make_server(app, settings)
+    sockets: dict = {}
+    server = make_server(app, settings, sockets=sockets)
     http = threading.Thread(target=server.run, name="http", daemon=True)
     http.start()
     announce(f"triage serve: listening on http://{settings.host}:{server.effective_port} "
@@ -82,7 +95,7 @@ def serve(settings: Settings, *, announce=print) -> int:
     try:
         consumer.run()  # main thread: owns the signal handlers
     finally:
-        server.close()
+        close_server(server, sockets, http)
         _stop_dispatcher(app)
     return 0
 
@@ -129,14 +142,7 @@ class EmbeddedService:
         return self
 
     def stop(self) -> None:
-        from waitress import wasyncore
-
-        # The requests in hand finish first; then the server's own loop thread closes every socket
-        # it serves (closing them from here races its select), which ends its loop.
-        self._server.task_dispatcher.shutdown()
-        self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
-        if self._http is not None:
-            self._http.join(5)
+        close_server(self._server, self._sockets, self._http)
         _stop_dispatcher(self.app)
         if self._consumer is not None:
             self._consumer.stop(graceful=True)

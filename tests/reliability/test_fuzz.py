@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from plugin.apikeys import KeyStore
 from simulators.zendesk import sign
 from webhooks import create_app
-from webhooks.service import waitress_body_cap
+from webhooks.service import build, close_server, make_server, waitress_body_cap
 
 from reliability_support import CASES, FD_SECRET, ZD_SECRET, make_settings, now_ts
 
@@ -79,7 +79,11 @@ def check(endpoint: str, status: int, data: bytes, content_type: str | None) -> 
 
 @pytest.fixture
 def app(tmp_path):
-    return create_app(make_settings(tmp_path, max_body_bytes=LIMIT))
+    """The app ``triage serve`` runs (``service.build``: committer, dispatcher, queue), driven
+    through Flask's test client for speed; the socket test below adds waitress in front."""
+    app, _queue = build(make_settings(tmp_path, max_body_bytes=LIMIT))
+    yield app
+    app.extensions["triage"]["dispatcher"].stop()
 
 
 @pytest.fixture
@@ -153,14 +157,16 @@ def _labels() -> set[str]:
 
 
 def test_real_socket_through_waitress(tmp_path):
-    """The production server in front: the same contract holds for bytes on the wire."""
-    import waitress
-
-    app = create_app(make_settings(tmp_path, max_body_bytes=LIMIT))
-    key = KeyStore.for_instance(app.config["SETTINGS"].instance_dir).create("fuzz")[1]
-    cap = waitress_body_cap(app.config["SETTINGS"])  # as `triage serve` configures waitress
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, max_request_body_size=cap)
-    threading.Thread(target=server.run, daemon=True).start()
+    """The production path in front (``service.build`` + ``make_server``, what ``triage serve``
+    runs): the same contract holds for bytes on the wire."""
+    cfg = make_settings(tmp_path, max_body_bytes=LIMIT)
+    app, _queue = build(cfg)
+    key = KeyStore.for_instance(cfg.instance_dir).create("fuzz")[1]
+    cap = waitress_body_cap(cfg)
+    sockets: dict = {}
+    server = make_server(app, cfg, port=0, sockets=sockets)
+    http = threading.Thread(target=server.run, daemon=True)
+    http.start()
     url = f"http://127.0.0.1:{server.effective_port}"
     session = requests.Session()
     try:
@@ -193,7 +199,8 @@ def test_real_socket_through_waitress(tmp_path):
             assert resp.status_code in (401, 413)
     finally:
         session.close()
-        server.close()
+        close_server(server, sockets, http)
+        app.extensions["triage"]["dispatcher"].stop()
 
 
 def test_zendesk_timestamp_header_fuzz(app):
