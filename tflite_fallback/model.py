@@ -161,6 +161,7 @@ class HashBagClassifier:
         self.n_train_ = int(n if refit else len(tr))
         self.n_calibration_ = int(n_cal)
         self.trained_at_ = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+        self._version = self._hash_version()  # the weights are final now
         return self
 
     def _init_weights(self, rng: np.random.Generator, k: int) -> None:
@@ -299,7 +300,18 @@ class HashBagClassifier:
     # --- persistence --------------------------------------------------------------------------
     @property
     def version(self) -> str:
-        """``<trained date>-<12 hex of the weights' sha256>``: changes whenever the numbers do."""
+        """``<trained date>-<12 hex of the weights' sha256>``: changes whenever the numbers do.
+
+        Hashed once, when ``fit`` ends or ``load`` finishes, and read from then on: the pipeline
+        reads it for every ticket, and hashing the ~4 MB of weights each time cost about twice
+        the classification itself. A model whose arrays are set by hand hashes on first read.
+        """
+        cached = self.__dict__.get("_version")
+        if cached is None:
+            cached = self._version = self._hash_version()
+        return cached
+
+    def _hash_version(self) -> str:
         h = hashlib.sha256()
         for arr in (self.embedding_, self.w1_, self.b1_, self.w2_, self.b2_):
             h.update(np.ascontiguousarray(arr).tobytes())
@@ -345,4 +357,5 @@ class HashBagClassifier:
         model.n_calibration_ = config.get("n_calibration", 0)
         model.metrics_ = config.get("metrics", {})
         model.held_out_ = config.get("held_out", {})
+        model._version = model._hash_version()  # once, here; never per prediction
         return model
