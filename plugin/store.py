@@ -16,7 +16,8 @@ is the documented trade. WAL keeps readers (reports, ``/metrics``) from blocking
 Public API (other modules read it, keep it stable):
     ``EventState``, ``Event``, ``EventStore.open(path)``, ``add_event``, ``get``, ``claim``,
     ``record_classification``, ``finish``, ``schedule_retry``, ``release``, ``unfinished``,
-    ``events``, ``counts_by_state``, ``find`` (an id by dedup key), ``max_rowid``/``received_after`` (the dispatcher's cursor).
+    ``events``, ``counts_by_state``, ``find`` (an id by dedup key), ``max_rowid``/``received_after``
+    (the dispatcher's cursor).
 """
 
 from __future__ import annotations
