@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from plugin.datasets import category_name, load_labelled, stratified_split, taxonomy_toml_from_labels  # noqa: E402
 from plugin.llm import LLMClassifier, build_client  # noqa: E402
+from plugin.metrics import percentile  # noqa: E402
 from plugin.pipeline import Pipeline  # noqa: E402
 from plugin.result import ClassifierSource  # noqa: E402
 from plugin.retrieval import RetrievalIndex  # noqa: E402
@@ -37,10 +38,6 @@ from tflite_fallback.model import HashBagClassifier  # noqa: E402
 
 THRESHOLDS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def main() -> int:
@@ -80,7 +77,7 @@ def main() -> int:
         hits = index.search(q, args.k)
         lat.append((time.perf_counter() - a) * 1000)
         nn += bool(hits) and hits[0].label == y
-    print(f"retrieval latency k={args.k}: p50 {_pct(lat, .5):.3f} ms, p95 {_pct(lat, .95):.3f} ms; "
+    print(f"retrieval latency k={args.k}: p50 {percentile(lat, 50):.3f} ms, p95 {percentile(lat, 95):.3f} ms; "
           f"nearest example has the right label {nn / len(va_x) * 100:.1f}%")
 
     if args.e2e:
@@ -113,7 +110,7 @@ def e2e(args: argparse.Namespace, model: HashBagClassifier, index: RetrievalInde
                 tokens.append(r.prompt_tokens if r.classifier is ClassifierSource.LLM else 0)
                 lat.append(r.latency_ms)
             print(f"{name:28} {ok / len(val) * 100:8.1f}% {to_llm / len(val) * 100:6.1f}% "
-                  f"{statistics.mean(tokens):18.0f} {_pct(lat, .5):7.2f}")
+                  f"{statistics.mean(tokens):18.0f} {percentile(lat, 50):7.2f}")
 
 
 if __name__ == "__main__":

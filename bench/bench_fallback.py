@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from plugin.datasets import load_labelled  # noqa: E402
+from plugin.metrics import percentile  # noqa: E402
 from tflite_fallback.calibration import expected_calibration_error  # noqa: E402
 from tflite_fallback.export_tflite import write_tflite  # noqa: E402
 from tflite_fallback.graph import dequantized_model, graph_weights  # noqa: E402
@@ -57,7 +57,7 @@ def p50_ms(fn, inputs, repeat: int = 1) -> float:
         for _ in range(repeat):
             fn(x)
         times.append((time.perf_counter() - t) / repeat * 1000)
-    return statistics.median(times)
+    return percentile(times, 50)
 
 
 def litert_p50_ms(path: Path, ids: np.ndarray) -> float:

@@ -21,13 +21,10 @@ sys.path.insert(0, str(ROOT / "tests" / "core"))
 
 import pii_corpus  # noqa: E402
 from plugin.budget import truncate  # noqa: E402
+from plugin.metrics import percentile  # noqa: E402
 from plugin.normalize import normalize  # noqa: E402
 from plugin.redact import redact  # noqa: E402
 
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def corpus_figures(per_kind: int, negatives: int, seeds: tuple[int, ...]) -> None:
@@ -136,7 +133,7 @@ def latency_figures(texts: list[str]) -> None:
           " fallback model, prompt rendered and counted)")
     print(f"{'step':18} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     for k, v in steps.items():
-        print(f"{k:18} {_pct(v, .5):8.3f} {_pct(v, .95):8.3f} {max(v):8.3f}")
+        print(f"{k:18} {percentile(v, 50):8.3f} {percentile(v, 95):8.3f} {max(v):8.3f}")
 
 
 def main() -> int:

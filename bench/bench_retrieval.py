@@ -20,12 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from plugin.datasets import load_labelled, stratified_split  # noqa: E402
+from plugin.metrics import percentile  # noqa: E402
 from plugin.retrieval import RetrievalIndex  # noqa: E402
 
-
-def _pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
 
 
 def load_pool(data: Path) -> tuple[list[str], list[str], list[tuple[str, str]]]:
@@ -92,7 +89,7 @@ def main() -> int:
         lat.append((time.perf_counter() - a) * 1000)
         top1 += bool(hits) and hits[0].label == label
     print(f"queries: {len(queries)} held-out BANKING77 rows, k={args.k}")
-    print(f"latency ms: p50 {_pct(lat, .5):.3f}  p95 {_pct(lat, .95):.3f}  p99 {_pct(lat, .99):.3f}  "
+    print(f"latency ms: p50 {percentile(lat, 50):.3f}  p95 {percentile(lat, 95):.3f}  p99 {percentile(lat, 99):.3f}  "
           f"mean {statistics.mean(lat):.3f}   (target p50 <= 2 ms)")
     print(f"nearest neighbour has the query's label: {top1 / max(1, len(queries)) * 100:.1f}%")
     return 0

@@ -6,6 +6,7 @@ Kept apart from I/O so every number in a report can be checked against a hand-co
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -164,12 +165,19 @@ def mcnemar(correct_a: list[bool], correct_b: list[bool]) -> McNemar:
     return McNemar(b, c, float(p_exact), float(chi2), float(p_chi2))
 
 
-def percentiles(values: list[float], qs: tuple[float, ...] = (50, 95)) -> dict[str, float]:
-    """Latency-style percentiles (linear interpolation), keyed ``p50``, ``p95``..."""
-    if not values:
-        return {f"p{int(q)}": 0.0 for q in qs}
-    arr = np.asarray(values, dtype=float)
-    return {f"p{int(q)}": float(np.percentile(arr, q)) for q in qs}
+def percentile(values: Iterable[float], q: float) -> float:
+    """The ``q``-th percentile (0-100, linear interpolation; 0.0 for no values).
+
+    The one definition every report and benchmark uses, so their p50/p99 figures are comparable.
+    """
+    arr = np.asarray(list(values), dtype=float)
+    return float(np.percentile(arr, q)) if arr.size else 0.0
+
+
+def percentiles(values: Iterable[float], qs: tuple[float, ...] = (50, 95)) -> dict[str, float]:
+    """Several :func:`percentile` values at once, keyed ``p50``, ``p95``, ``p99.9``..."""
+    data = list(values)
+    return {f"p{q:g}": percentile(data, q) for q in qs}
 
 
 def cost(prompt_tokens: int, completion_tokens: int, price_prompt_per_1k: float,
