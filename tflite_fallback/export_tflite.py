@@ -16,13 +16,35 @@ needs expanding on the phone.
 
 from __future__ import annotations
 
+import re
+from importlib import metadata
 from pathlib import Path
 
 import flatbuffers
 import numpy as np
-from ai_edge_litert import schema_py_generated as tfl
 
 from .graph import GraphWeights
+
+# ``ai_edge_litert.schema_py_generated`` is LiteRT's generated flatbuffer schema, not a documented
+# API, so it is used only within the major versions the export tests (official interpreter
+# parity) have passed on; anything else is refused up front instead of writing a broken model.
+LITERT_TESTED = ((1, 0), (3, 0))  # >= 1.0, < 3.0
+
+
+def check_litert_version(version: str | None = None) -> str:
+    """The installed ``ai-edge-litert`` version; ImportError if outside ``LITERT_TESTED``."""
+    found = version or metadata.version("ai-edge-litert")
+    parts = tuple(int(n) for n in re.findall(r"\d+", found)[:2])
+    low, high = LITERT_TESTED
+    if not low <= parts < high:
+        raise ImportError(f"ai-edge-litert {found} is not a tested version (need >= {low[0]}.{low[1]}, "
+                          f"< {high[0]}.{high[1]}): its generated schema module may differ; "
+                          "install a tested version or re-run the export tests on this one")
+    return found
+
+
+check_litert_version()
+from ai_edge_litert import schema_py_generated as tfl  # noqa: E402  (after the version check)
 
 INPUT_NAME = "ids"
 OUTPUT_NAME = "probabilities"

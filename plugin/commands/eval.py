@@ -24,9 +24,9 @@ from ..report import render_html, render_text
 from ..taxonomy import Taxonomy, load_taxonomy
 
 
-def add_data_args(p: argparse.ArgumentParser) -> None:
-    """--data, columns, split and sample options."""
-    p.add_argument("--data", required=True, help="labelled CSV/JSONL file or seq.in+label folder")
+def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
+    """--data, columns, split and sample options (``required=False``: --data may be left out)."""
+    p.add_argument("--data", required=required, help="labelled CSV/JSONL file or seq.in+label folder")
     p.add_argument("--text-col", help="text column (default: text, utterance, body, ...)")
     p.add_argument("--label-col", help="label column (default: label, category, intent, ...)")
     p.add_argument("--split", choices=["all", "train", "val"], default="all",

@@ -20,11 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("taxonomy", help="lint a taxonomy, or generate one from labelled data")
     sub = parser.add_subparsers(dest="taxonomy_command", metavar="ACTION", required=True)
     p = sub.add_parser("lint", help="look-alike categories, 'other' too frequent, too few examples")
-    add_data_args(p)
+    add_data_args(p, required=False)  # without --data only the static checks run
     p.set_defaults(data=None)
-    for action in p._actions:  # --data is optional here: without it only the static checks run
-        if action.dest == "data":
-            action.required = False
     add_classifier_args(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=run_lint)
