@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -96,8 +97,17 @@ def form_origin() -> str | None:
     A cross-origin fetch names its origin in ``Origin``; the page itself (a same-origin GET, no
     ``Origin``) is this service's own origin as the browser reached it.
     """
-    origin = request_origin() if request.headers.get("Origin") else origin_or_none(request.host_url)
-    return origin if origin in settings().form_public_origins else None
+    listed = settings().form_public_origins
+    if request.headers.get("Origin"):
+        origin = request_origin()
+        return origin if origin in listed else None
+    own = origin_or_none(request.host_url)
+    if own in listed:
+        return own
+    # behind a TLS-terminating proxy the service sees http:// for the page the browser loaded over
+    # https://; the listed origin with this Host is the one to bind (each use re-checks Origin)
+    host = request.host.lower()
+    return next((o for o in listed if urlsplit(o).netloc == host), None)
 
 
 def authenticate(scope: str, *, allow_key: bool, allow_form: bool, allow_anonymous: bool) -> Caller:

@@ -78,6 +78,23 @@ def test_form_token_needs_the_origin_it_was_issued_for(tmp_path, origin):
         assert ok.status_code == 200
 
 
+def test_page_behind_a_tls_proxy_gets_a_token_for_the_listed_https_origin(tmp_path):
+    """The proxy forwards Host; the service sees http://. The token is bound to the listed origin,
+    and the browser's Origin on each call is what decides."""
+    listed = "https://support.example.com"
+    app = make_app(tmp_path, form_public_origins=[listed])
+    with serving(app) as url:
+        page = requests.get(f"{url}/form", headers={"Host": "support.example.com"})
+        token = re.search(r'name="triage-form-token" content="([^"]*)"', page.text).group(1)
+        assert token
+        headers = {"Authorization": f"Bearer {token}"}
+        assert requests.post(f"{url}/v1/classify", json={"inputs": TEXT},
+                             headers={**headers, "Origin": listed}).status_code == 200
+        assert requests.post(f"{url}/v1/classify", json={"inputs": TEXT},
+                             headers={**headers, "Origin": "http://support.example.com"}).status_code == 403
+        assert requests.get(f"{url}/form/token", headers={"Host": "other.example.com"}).status_code == 403
+
+
 def test_token_for_an_origin_no_longer_listed_is_refused(tmp_path):
     with serving_public_form(tmp_path) as (app, url):
         token, _ = _page_token(url)
