@@ -4,7 +4,9 @@ Per the contract: bare ticket objects (no envelope), Basic ``APIKEY:X`` auth, ``
 *replace* the list (no safe update), ``custom_fields`` keyed ``cf_*`` and validated against
 configured choices (400 ``Validation failed``), integer status/priority, HTML descriptions,
 per-minute account limits → 429 + ``Retry-After`` and ``X-RateLimit-*`` headers, and webhooks
-retried at +5/+30/+60 min (scaled by ``retry_scale``).
+retried at +5/+30/+60 min (scaled by ``retry_scale``). Automation rules per type
+(``/api/v2/automations/{type}/rules``: list as a bare array, create, and ``/{id}``: show, partial
+``PUT``, ``DELETE``) fire on ticket creation / updates.
 """
 
 from __future__ import annotations

@@ -6,7 +6,10 @@ whitespace / deduplicated, ``tags`` on PUT replaces the list, ``safe_update`` + 
 → 409, closed → 422, soft-deleted → 404, 30 updates per ticket per 10 min and an account limit per
 minute → 429 + ``Retry-After`` and rate-limit headers, webhooks signed
 ``base64(HMAC-SHA256(secret, timestamp + body))`` and retried (timeouts ×5, 409 ×3, 429/503 when
-Retry-After < 60 s).
+Retry-After < 60 s). The admin API ``triage install`` uses: webhooks listed with cursor pages
+(``page[size]``/``page[after]``, ``meta.has_more``, ``links.next``) and ``filter[name_contains]``,
+``PUT``/``PATCH`` → 204 (the signing secret cannot be set that way), ``GET``/``POST`` of the signing
+secret; triggers listed with offset pages (``next_page``), created, updated (``PUT``) and deleted.
 """
 
 from __future__ import annotations
