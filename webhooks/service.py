@@ -70,6 +70,8 @@ def close_server(server, sockets: dict, thread: threading.Thread | None = None) 
     from waitress import wasyncore
 
     server.task_dispatcher.shutdown()
+    if thread is not None and not thread.is_alive():
+        return  # already stopped: its loop ended and closed the trigger with everything else
     server.trigger.pull_trigger(lambda: wasyncore.close_all(sockets))
     if thread is not None:
         thread.join(5)
@@ -131,6 +133,7 @@ class EmbeddedService:
         self.base_url = f"http://{settings.host}:{self.port}"
         self._consumer = None
         self._http: threading.Thread | None = None
+        self._stopped = False
 
     def start(self, *, consume: bool = True) -> "EmbeddedService":
         self._http = threading.Thread(target=self._server.run, daemon=True, name="triage-http")
@@ -142,6 +145,10 @@ class EmbeddedService:
         return self
 
     def stop(self) -> None:
+        """Stop serving and consuming; a second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         close_server(self._server, self._sockets, self._http)
         _stop_dispatcher(self.app)
         if self._consumer is not None:
