@@ -23,6 +23,14 @@ def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str,
     return out
 
 
+def _auth_description(settings: Settings) -> str:
+    text = "API key of scope classify from `triage keys create`."
+    if settings.form_public_origins:
+        text += (" The ticket form's token is also accepted, with an Origin header of: "
+                 + ", ".join(settings.form_public_origins) + ".")
+    return text
+
+
 def openapi_document(server_url: str, settings: Settings) -> dict[str, Any]:
     """The document; ``server_url`` is where this service was reached."""
     text = {"type": "string",
@@ -62,7 +70,8 @@ def openapi_document(server_url: str, settings: Settings) -> dict[str, Any]:
                             {"$ref": "#/components/schemas/Extended"}]}}}},
                 "400": _error("The body does not follow the contract."),
                 "401": _error("Missing, malformed, invalid or revoked key or form token."),
-                "403": _error("The key or token is not allowed on this endpoint."),
+                "403": _error("The key or token is not allowed on this endpoint, or a form token came "
+                              "without the Origin it was issued for."),
                 "413": _error(f"Body larger than {settings.max_body_bytes} bytes."),
                 "429": _error("Rate limit exceeded.", {"Retry-After": {
                     "description": "Seconds to wait", "schema": {"type": "integer"}}}),
@@ -70,7 +79,7 @@ def openapi_document(server_url: str, settings: Settings) -> dict[str, Any]:
             }}}},
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
-                                               "description": "API key from `triage keys create`"}},
+                                               "description": _auth_description(settings)}},
             "schemas": {
                 "Prediction": prediction,
                 "Predictions": {"type": "array", "items": {"type": "array", "items": {
