@@ -89,3 +89,21 @@ def truncate(text: str, budget: int, encoding: str = DEFAULT_ENCODING) -> tuple[
     cut = enc.decode(tokens[:budget])
     # A cut in the middle of a multi-byte character decodes to U+FFFD; drop it.
     return cut.rstrip("\ufffd").rstrip(), True
+
+
+MAX_CHARS_PER_TOKEN = 32  # a token longer than this is rare; bounds the text tiktoken ever sees
+
+
+def budget_end(text: str, budget: int, encoding: str = DEFAULT_ENCODING) -> int:
+    """Where the first ``budget`` tokens of ``text`` end, as a character offset.
+
+    Only the first ``budget × MAX_CHARS_PER_TOKEN`` characters are encoded, so the cost stays
+    linear in the budget, not the ticket; text past that bound is treated as past the cut.
+    """
+    head = text[:budget * MAX_CHARS_PER_TOKEN]
+    enc = get_encoding(encoding)
+    tokens = enc.encode(head, disallowed_special=())
+    if len(tokens) <= budget:
+        return len(head)
+    # Bytes -> str with "ignore": a token that ends inside a multi-byte character drops it.
+    return len(enc.decode_bytes(tokens[:budget]).decode("utf-8", "ignore"))

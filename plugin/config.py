@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 from .exceptions import ConfigError
+from .redact import DEFAULT_ENTITIES, check_entities
 
 ENV_PREFIX = "TRIAGE_"
 DEFAULT_INSTANCE_DIR = Path("instance")
@@ -44,6 +45,8 @@ class Settings(BaseModel):
     # regions whose national phone formats redaction recognises (+-prefixed numbers always are)
     phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR", "IN", "BR", "ES", "IT",
                                                               "NL", "AU", "MX"])
+    # what redaction replaces before any text leaves (see plugin.redact.ENTITY_TYPES); all by default
+    redact_entities: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTITIES))
 
     # --- LLM (any OpenAI-compatible endpoint) ------------------------------------------------
     llm_base_url: str | None = None
@@ -109,6 +112,14 @@ class Settings(BaseModel):
     price_per_1k_prompt_tokens: float = 0.00015
     price_per_1k_completion_tokens: float = 0.0006
     monitor_window_s: float = Field(7 * 86400.0, gt=0)  # rolling window for /metrics quality gauges
+
+    @field_validator("redact_entities")
+    @classmethod
+    def _entities(cls, value: list[str]) -> list[str]:
+        try:
+            return list(check_entities(value))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("form_public_origins")
     @classmethod

@@ -2,7 +2,8 @@
 
 Helpdesk bodies arrive as HTML (Freshdesk) or plain email text with the whole thread quoted below
 the new message. Classifying the quoted history or the signature only adds noise and tokens, so we
-keep the first, newest message. Pure: no I/O, no state.
+keep the first, newest message. HTML goes through a real parser (selectolax, the Lexbor engine),
+which is linear on unclosed tags and comments; nothing here backtracks. Pure: no I/O, no state.
 """
 
 from __future__ import annotations
@@ -11,12 +12,16 @@ import html
 import re
 import unicodedata
 
-# Block-level tags become line breaks so paragraph structure survives tag stripping.
-_BLOCK_TAGS = re.compile(r"(?i)<\s*(br|/p|p|/div|div|/li|li|/tr|tr|/h[1-6]|hr|/blockquote)\b[^>]*>")
-_DROP_ELEMENTS = re.compile(r"(?is)<\s*(script|style|head|title)\b.*?<\s*/\s*\1\s*>")
-_BLOCKQUOTE = re.compile(r"(?is)<\s*blockquote\b.*?<\s*/\s*blockquote\s*>")
-_TAG = re.compile(r"(?s)<[^<>]{0,2000}>")
-_COMMENT = re.compile(r"(?s)<!--.*?-->")
+from selectolax.lexbor import LexborHTMLParser
+
+# Elements whose end is a line break, so paragraph structure survives; and elements with no text.
+_BLOCK_ELEMENTS = "br,p,div,li,tr,h1,h2,h3,h4,h5,h6,hr,blockquote,table,ul,ol,pre"
+_DROP_ELEMENTS = "script,style,head,title,template,noscript"
+# Raw characters read at most: the token budget keeps a few KB, so a 10 MB paste is cut here first.
+MAX_INPUT_CHARS = 256 * 1024
+# When the raw text was cut, this many characters at the end of the clean text are dropped too: a
+# value split by the cut (half an e-mail address) lies within them, and must not go out half.
+CUT_TAIL_CHARS = 1024
 _LOOKS_HTML = re.compile(r"(?i)<\s*/?\s*(p|br|div|span|a|b|i|strong|em|ul|ol|li|table|html|body|blockquote|font|img|h[1-6])\b")
 
 # Lines that start the quoted history of an email thread; everything from there on is dropped.
@@ -41,6 +46,14 @@ _CLOSING = re.compile(
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u2060\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def normalize_bounded(text: str) -> tuple[str, bool]:
+    """``normalize`` of at most ``MAX_INPUT_CHARS`` raw characters; True when something was cut."""
+    if len(text) <= MAX_INPUT_CHARS:
+        return normalize(text), False
+    clean = normalize(text[:MAX_INPUT_CHARS])
+    return clean[:max(0, len(clean) - CUT_TAIL_CHARS)], True
 
 
 def normalize(text: str) -> str:
@@ -74,15 +87,20 @@ def normalize(text: str) -> str:
 
 def _html_to_text(text: str) -> str:
     """Strip markup; quoted history in ``<blockquote>`` is dropped (it is the previous messages)."""
-    if _LOOKS_HTML.search(text):
-        text = _COMMENT.sub(" ", text)
-        text = _DROP_ELEMENTS.sub(" ", text)
-        stripped = _BLOCKQUOTE.sub("\n", text)
-        if _TAG.sub("", stripped).strip():
-            text = stripped
-        text = _BLOCK_TAGS.sub("\n", text)
-        text = _TAG.sub("", text)
-    return html.unescape(text)
+    if not _LOOKS_HTML.search(text):
+        return html.unescape(text)
+    without_quotes = _parse_to_text(text, drop_quotes=True)
+    return without_quotes if without_quotes.strip() else _parse_to_text(text, drop_quotes=False)
+
+
+def _parse_to_text(markup: str, drop_quotes: bool) -> str:
+    tree = LexborHTMLParser(markup)
+    for node in tree.css(_DROP_ELEMENTS + (",blockquote" if drop_quotes else "")):
+        node.decompose()
+    for node in tree.css(_BLOCK_ELEMENTS):
+        node.insert_after("\n")
+    root = tree.body or tree.root
+    return root.text(separator="") if root is not None else ""
 
 
 def _is_header_block(lines: list[str], i: int) -> bool:
@@ -93,10 +111,11 @@ def _is_header_block(lines: list[str], i: int) -> bool:
 
 def _cut_quotes_and_signature(lines: list[str]) -> list[str]:
     kept: list[str] = []
+    has_text = False  # kept holds a non-empty line (a flag, so the loop stays linear)
     for i, line in enumerate(lines):
         if line.startswith(">"):
             # A quoted block ends the new message once something was written above it.
-            if any(kept):
+            if has_text:
                 break
             continue
         if any(m.match(line) for m in _REPLY_MARKERS[:-1]):
@@ -105,13 +124,20 @@ def _cut_quotes_and_signature(lines: list[str]) -> list[str]:
             break
         if any(m.match(line) for m in _SIGNATURE_MARKERS):
             break
-        if _CLOSING.match(line) and any(kept) and _rest_is_signature(lines[i + 1:]):
+        if _CLOSING.match(line) and has_text and _rest_is_signature(lines, i + 1):
             break
         kept.append(line)
+        has_text = has_text or bool(line)
     return kept
 
 
-def _rest_is_signature(rest: list[str]) -> bool:
+def _rest_is_signature(lines: list[str], start: int) -> bool:
     """Up to four short lines (name, role, company, phone) after a closing phrase."""
-    content = [ln for ln in rest if ln]
-    return len(content) <= 4 and all(len(ln) <= 60 for ln in content)
+    content = 0
+    for j in range(start, len(lines)):  # stops at the fifth line of content: many "Thanks" lines stay linear
+        ln = lines[j]
+        if ln:
+            content += 1
+            if content > 4 or len(ln) > 60:
+                return False
+    return True

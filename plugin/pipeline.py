@@ -14,14 +14,14 @@ from typing import Literal, Protocol, Sequence
 
 import numpy as np
 
-from .budget import count_tokens, truncate
+from .budget import budget_end, count_tokens, truncate
 from .config import Settings
 from .decide import decide
 from .exceptions import ConfigError, LLMError
 from .llm import LLMClassifier, LLMOutcome, build_client
-from .normalize import normalize
+from .normalize import normalize_bounded
 from .prompting import DEFAULT_TEMPLATE, Example, Prompt, render
-from .redact import DEFAULT_PHONE_REGIONS, redact
+from .redact import DEFAULT_ENTITIES, DEFAULT_PHONE_REGIONS, Redaction, check_entities, redact
 from .result import ClassifierSource, LabelScore, Result, ScoreSource
 from .taxonomy import Taxonomy, load_taxonomy
 
@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 Mode = Literal["auto", "llm", "fallback", "cascade"]
 SUBJECT_TOKEN_BUDGET = 48  # subjects are short; a pasted body in the subject must not eat the budget
 RANKING_SIZE = 5
-MAX_CHARS_PER_TOKEN = 12  # characters redacted per budget token; real text averages about 4
+# Redaction reads this far past the token cut, so a value that straddles the cut (an e-mail address,
+# a card number, a name) is seen whole and replaced whole; longer values (private keys) run to the
+# end of what is read and are replaced to there.
+SCAN_MARGIN_CHARS = 256
 
 
 class FallbackModel(Protocol):
@@ -67,7 +70,8 @@ class Pipeline:
                  mode: Mode = "auto", template: str = DEFAULT_TEMPLATE, token_budget: int = 512,
                  encoding: str = "cl100k_base", cascade_threshold: float = 0.9,
                  retriever: Retriever | None = None, fewshot_k: int = 12, fewshot_token_budget: int = 1200,
-                 phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS) -> None:
+                 phone_regions: Sequence[str] = DEFAULT_PHONE_REGIONS,
+                 redact_entities: Sequence[str] = DEFAULT_ENTITIES) -> None:
         if mode == "llm" and llm is None:
             raise ConfigError("classifier = 'llm' needs an LLM endpoint (TRIAGE_LLM_MODEL and a base URL or key)")
         self.taxonomy = taxonomy
@@ -82,6 +86,7 @@ class Pipeline:
         self.fewshot_k = fewshot_k
         self.fewshot_token_budget = fewshot_token_budget
         self.phone_regions = tuple(phone_regions)
+        self.redact_entities = check_entities(redact_entities)
         self._columns = self._map_classes(list(fallback.classes_))
         self._system_tokens: dict[str, int] = {}
         render(template, taxonomy, "")  # fail at start-up, not on the first ticket, if the template is bad
@@ -111,7 +116,7 @@ class Pipeline:
                    token_budget=settings.token_budget, encoding=settings.encoding,
                    cascade_threshold=settings.cascade_threshold, retriever=retriever,
                    fewshot_k=settings.fewshot_k, fewshot_token_budget=settings.fewshot_token_budget,
-                   phone_regions=settings.phone_regions)
+                   phone_regions=settings.phone_regions, redact_entities=settings.redact_entities)
 
     # --- the one public operation ----------------------------------------------------------------
     def classify(self, text: str, subject: str | None = None) -> Result:
@@ -175,26 +180,33 @@ class Pipeline:
     # --- helpers ---------------------------------------------------------------------------------
     def _prepare(self, text: str, subject: str | None) -> tuple[str, str, str | None, str, dict]:
         """Normalize, redact and truncate: (model input, ticket, subject, retrieval query, Result fields)."""
-        clean_body = normalize(text or "")
-        clean_subject = normalize(subject) if subject else ""
-        # Only the first `token_budget` tokens are ever sent, so redaction need not scan a 1 MB
-        # paste; the character cap is far beyond the token cut, which then removes any PII split
-        # at the cap.
-        char_cap = self.token_budget * MAX_CHARS_PER_TOKEN
-        body = redact(clean_body[:char_cap], self.phone_regions)
-        subj = redact(clean_subject[:char_cap], self.phone_regions) if clean_subject else None
-        ticket, truncated = truncate(body.text, self.token_budget, self.encoding)
-        truncated = truncated or len(clean_body) > char_cap
-        subj_text = truncate(subj.text, SUBJECT_TOKEN_BUDGET, self.encoding)[0] if subj else None
+        clean_body, body_cut = normalize_bounded(text or "")
+        clean_subject = normalize_bounded(subject)[0] if subject else ""
+        body, ticket, truncated = self._redact_within_budget(clean_body, self.token_budget)
+        subj, subj_text, _ = (self._redact_within_budget(clean_subject, SUBJECT_TOKEN_BUDGET)
+                              if clean_subject else (None, None, False))
         pii = dict(body.counts)
         for kind, n in (subj.counts if subj else {}).items():
             pii[kind] = pii.get(kind, 0) + n
-        base = {"redacted_text": ticket, "pii_counts": pii, "truncated": truncated}
+        base = {"redacted_text": ticket, "pii_counts": pii, "truncated": truncated or body_cut}
         # The fallback runs in-process (and on phones, on raw text), so it sees the unredacted
         # text it was trained on; only what leaves the process (prompt, examples) is redacted.
         model_input = f"{clean_subject}\n{clean_body}" if clean_subject else clean_body
         query = f"{subj_text}\n{ticket}" if subj_text else ticket
         return model_input, ticket, subj_text, query, base
+
+    def _redact_within_budget(self, clean: str, budget: int) -> tuple[Redaction, str, bool]:
+        """Redact what the token budget keeps, reading past the cut so no value is split by it.
+
+        Returns the redaction, the text cut to the budget, and whether anything was cut.
+        """
+        end = budget_end(clean, budget, self.encoding)
+        redaction = redact(clean[:end + SCAN_MARGIN_CHARS], self.redact_entities, self.phone_regions,
+                           keep_chars=end)
+        # Placeholders can cost more tokens than the values they replace: cut again (a cut inside
+        # a placeholder leaves no personal data).
+        kept, cut_again = truncate(redaction.text, budget, self.encoding)
+        return redaction, kept, end < len(clean) or cut_again
 
     def _prompt_tokens(self, prompt: Prompt) -> int:
         """Tokens the prompt would cost; the static system prefix is counted once per pipeline."""

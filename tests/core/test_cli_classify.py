@@ -27,7 +27,7 @@ def test_classify_without_llm(clean_env, tmp_path):
     r = _run(["classify", TICKET], clean_env, tmp_path)
     assert r["classifier"] == "fallback" and r["label"] == "billing"
     assert r["decision"] in ("auto_apply", "suggest", "needs_review") and 0 <= r["score"] <= 1
-    assert r["redacted_text"] == "I was charged twice for my order, card [CARD], call me on [PHONE]"
+    assert r["redacted_text"] == "I was charged twice for my order, card [CARD_1], call me on [PHONE_1]"
     assert r["pii_counts"] == {"card": 1, "phone": 1} and r["prompt_tokens"] > 0
 
 

@@ -45,7 +45,7 @@ def test_llm_decides_and_nothing_personal_leaves(default_taxonomy, tiny_fallback
     assert r.prompt_tokens > 0 and r.completion_tokens > 0 and r.model_version == "llm:sim-model"
     assert len(openai_server.requests) == 1
     _assert_no_pii_sent(openai_server)
-    assert "[CARD]" in openai_server.requests[0]["body"]["messages"][-1]["content"]
+    assert "[CARD_1]" in openai_server.requests[0]["body"]["messages"][-1]["content"]
 
 
 @pytest.mark.parametrize("fault,kind", [("timeout", "timeout"), ("rate_limit", "rate_limited"),

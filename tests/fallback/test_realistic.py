@@ -68,7 +68,7 @@ def test_readme_example_is_billing(tmp_path) -> None:
     r = json.loads(out.stdout)
     assert r["classifier"] == "fallback" and r["label"] == "billing", r
     assert r["decision"] != "needs_review", r
-    assert r["redacted_text"] == "I was charged twice for my order, card [CARD], call me on [PHONE]"
+    assert r["redacted_text"] == "I was charged twice for my order, card [CARD_1], call me on [PHONE_1]"
 
 
 def test_default_source_labels_exist_in_the_datasets(shared_data) -> None:

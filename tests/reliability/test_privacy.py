@@ -75,7 +75,7 @@ def test_no_pii_leaves_and_no_pii_is_logged_in_process(tmp_path, sims, caplog, s
     assert len(llm.requests) >= len(cases) + len(batch)
     outbound = "\n".join(json.dumps(r["body"], ensure_ascii=False) for r in llm.requests)
     assert _leaks(outbound, values) == []
-    assert "[EMAIL]" in outbound and "[CARD]" in outbound  # the redactor was really in the path
+    assert "[EMAIL_1]" in outbound and "[CARD_1]" in outbound  # the redactor was really in the path
     logged = "\n".join(r.getMessage() + (str(r.exc_info) if r.exc_info else "") for r in caplog.records)
     assert caplog.records and _leaks(logged, values) == []
     assert _leaks(logged, [ZD_SECRET, FD_SECRET, ZD_TOKEN, FD_KEY, OPENAI_KEY, key]) == []
