@@ -334,7 +334,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     by_source: dict[str, list[Case]] = {}
     for c in cases:
-        by_source.setdefault(c.source.split(":")[0] + (":neg" if not c.entities else ""), []).append(c)
+        kind = c.entities[0]["type"] if c.entities else "negative"
+        by_source.setdefault(f'{c.source.split(":")[0]}:{kind}', []).append(c)
     sample = [c for group in by_source.values() for c in rng.sample(group, min(args.per_source, len(group)))]
     with args.write_sample.open("w", encoding="utf-8") as f:
         for c in sample:

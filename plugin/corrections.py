@@ -24,7 +24,7 @@ from .config import Settings
 from .datasets import Item
 from .db import ThreadConnections
 from .helpdesk.tags import category_tag
-from .normalize import normalize
+from .normalize import normalize_bounded
 from .redact import redact
 from .store import EventState, EventStore
 
@@ -157,7 +157,7 @@ def note_agent_edit(settings: Settings, events: EventStore, labels: list[str] | 
         if found is None:
             return None
         store = corrections or CorrectionStore(settings.db_path)
-        redacted = redact(normalize(text)).text if text else ""
+        redacted = redact(normalize_bounded(text)[0]).text if text else ""
         c = store.add(vendor=vendor, ticket_id=str(ticket_id), our_label=ours.label, agent_label=found[0],
                       source=found[1], text=redacted, event_id=ours.id, our_score=ours.score,
                       our_decision=ours.decision, model_version=ours.model_version)

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .normalize import normalize
+from .normalize import normalize_bounded
 from .prompting import Example
 from .redact import redact
 
@@ -61,7 +61,7 @@ class RetrievalIndex:
         """Index labelled examples; ``clean`` defaults to normalize + redact (PII never stored)."""
         if len(texts) != len(labels):
             raise ValueError("texts and labels differ in length")
-        clean = clean or (lambda t: redact(normalize(t)).text)
+        clean = clean or (lambda t: redact(normalize_bounded(t)[0]).text)
         cleaned = [clean(t) for t in texts]
         rows: list[tuple[np.ndarray, np.ndarray]] = []
         df: Counter[int] = Counter()

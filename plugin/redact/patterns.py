@@ -168,8 +168,8 @@ def find_ibans(text: str) -> list[tuple[int, int]]:
     """IBANs, compact or grouped by spaces or dashes, checked with mod-97."""
     spans = []
     for m in _IBAN_START.finditer(text):
-        if m.group(1).upper() not in IBAN_LENGTHS:
-            continue
+        if m.group(1).upper() not in IBAN_LENGTHS or _UUID.match(text, m.start()):
+            continue  # "ba023e0b-2654-…" is a GUID, not a Bosnian IBAN
         chars, ends, i = [m.group(1), m.group(2)], [], m.end()
         while len(chars) - 1 < IBAN_MAX - 3 and i < len(text):
             ch = text[i]
@@ -242,7 +242,7 @@ def find_cards(text: str) -> list[tuple[int, int]]:
             continue
         if len(digits) == 13 and not card_word and m.group(0).isdigit():
             continue  # 13 digits in one run is a barcode (EAN-13) far more often than an old Visa card
-        if _REFERENCE_CONTEXT.search(before) and not _CARD_CONTEXT.search(before[-25:]):
+        if _REFERENCE_CONTEXT.search(before) and not card_word:
             continue
         spans.append(m.span())
     return spans
