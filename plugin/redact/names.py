@@ -81,6 +81,18 @@ def english_words() -> frozenset[str]:
     return frozenset(w for pos in ("noun", "verb", "adj", "adv") for w in index.get(pos, ()))
 
 
+_INFLECTION = re.compile(r"(?:'s|’s|ies|es|s|ed|ing|ly)$")
+
+
+def is_english_word(word: str) -> bool:
+    """In WordNet's index, directly or once a plural/past/-ing ending is taken off ("Loans")."""
+    w, words = word.lower(), english_words()
+    if w in words:
+        return True
+    stem = _INFLECTION.sub("", w)
+    return len(stem) >= 3 and (stem in words or stem + "e" in words or stem + "y" in words)
+
+
 _OTHER_ENTITIES = frozenset({"ORG", "PRODUCT", "GPE", "LOC", "FAC", "NORP", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})
 _PLACES = frozenset({"GPE", "LOC", "FAC"})
 _WORDS = re.compile(r"[^\W\d_][^\W\d_'’]*(?:-[^\W\d_]+)*")
@@ -107,14 +119,21 @@ def find_people(text: str, doc=None) -> list[tuple[int, int]]:
     return spans + _repeats(text, spans, words)
 
 
-_MASK = re.compile(r"(?i)([a-z])\1{2,}")  # "XXXX": text someone already masked
+_MASK = re.compile(r"(?i)([a-z])\1+")  # "XX", "XXXX": text someone already masked
+
+
+@lru_cache(maxsize=1)
+def _stop_words() -> frozenset[str]:
+    """Stop words of the languages tickets arrive in (spaCy's lists): "Ich" or "Vous" is no name."""
+    from importlib import import_module
+
+    langs = ("en", "de", "fr", "es", "pt", "it", "nl")
+    return frozenset().union(*(import_module(f"spacy.lang.{lang}.stop_words").STOP_WORDS for lang in langs))
 
 
 def _not_a_name(word: str) -> bool:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
     w = word.lower()
-    return w in _NOT_NAMES or w in STOP_WORDS or bool(_MASK.fullmatch(word))
+    return w in _NOT_NAMES or w in _stop_words() or bool(_MASK.fullmatch(word))
 
 
 def _clean_person(text: str, ent, words: frozenset[str]) -> list[tuple[int, int]]:
@@ -136,11 +155,17 @@ def _clean_person(text: str, ent, words: frozenset[str]) -> list[tuple[int, int]
     value = text[start:end]
     if not any(ch.isupper() for ch in value):
         return []
-    if (len(found) == 1 and value.lower() in words
+    if (len(found) == 1 and is_english_word(value)
             and not _NAME_CUE.search(text, max(0, start - 20), start)
             and not _TITLED.search(text, max(0, start - 6), start)):
         return []
     return [(start, end)]
+
+
+def _starts_sentence(text: str, start: int) -> bool:
+    """Sentences start with a capital whatever the word, so that capital says nothing there."""
+    before = text[max(0, start - 4):start].rstrip(" \t\"'(>*-")
+    return not before or before[-1] in ".!?:;\n"
 
 
 def _capitalised_names(text: str, doc, words: frozenset[str]) -> list[tuple[int, int]]:
@@ -149,7 +174,7 @@ def _capitalised_names(text: str, doc, words: frozenset[str]) -> list[tuple[int,
     # Places always stand; an "organisation" made only of non-English words is usually a name
     # the model mislabelled ("Inna Sidorova" as ORG), while "Omni Tech Solutions" has English words.
     taken = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in _OTHER_ENTITIES and (
-        e.label_ in _PLACES or any(w.lower() in words for w in _WORDS.findall(e.text)))]
+        e.label_ in _PLACES or any(is_english_word(w) for w in _WORDS.findall(e.text)))]
     runs: list[list[re.Match]] = []
     for m in _WORDS.finditer(text):
         w = m.group(0)
@@ -161,20 +186,21 @@ def _capitalised_names(text: str, doc, words: frozenset[str]) -> list[tuple[int,
             runs.append([m])
     spans = []
     for run in runs:
-        while run and (run[0].group(0).lower() in words or _not_a_name(run[0].group(0))):
+        while run and (is_english_word(run[0].group(0)) or _not_a_name(run[0].group(0))):
             run = run[1:]  # "Please Contact Inna Sidorova": the leading English words are not the name
         while run and _not_a_name(run[-1].group(0)):
             run = run[:-1]
         titled = len(run) == 1 and _TITLED.search(text, max(0, run[0].start() - 6), run[0].start())
         if len(run) < 2 and not titled:  # "Mr. Jones": a title makes any word a name
-            while run and run[-1].group(0).lower() in words:
+            while run and is_english_word(run[-1].group(0)):
                 run = run[:-1]
         if not run:
             continue
         start, end = run[0].start(), run[-1].end()
         if any(s < end and e > start for s, e in taken):
             continue
-        if (len(run) >= 2 or _NAME_CUE.search(text, max(0, start - 20), start)
+        if (len(run) >= 2 or (len(run[0].group(0)) >= 3 and not _starts_sentence(text, start))
+                or _NAME_CUE.search(text, max(0, start - 20), start)
                 or _TITLED.search(text, max(0, start - 6), start)):
             spans.append((start, end))
     return spans
@@ -192,7 +218,7 @@ def _repeats(text: str, spans: list[tuple[int, int]], english: frozenset[str]) -
     """Other occurrences of the capitalised words of names already found (not English words:
     "Payment" from a mislabelled "Certegy Payment Solutions" must not spread)."""
     words = {w for s, e in spans for w in re.findall(r"[^\W\d_]{3,}", text[s:e])
-             if w[0].isupper() and not w.isupper() and w.lower() not in english}
+             if w[0].isupper() and not w.isupper() and not is_english_word(w)}
     if not words:
         return []
     pattern = re.compile(r"(?<![^\W_])(?:" + "|".join(map(re.escape, sorted(words, key=len, reverse=True)))
