@@ -109,30 +109,18 @@ def real_text_figures(data: Path, limit: int) -> list[str]:
 
 def external_figures(data: Path) -> None:
     cases = pii_eval.build(data)
-    caught: dict[tuple[str, str], list[int]] = {}
-    negatives, kept = 0, 0
     started = time.perf_counter()
-    for case in cases:
-        out = redact(case.text).text
-        if not case.entities:
-            negatives += 1
-            kept += pii_eval.kept(case, out)
-        for e in case.entities:
-            for key in ((e["type"], "all"), (e["type"], case.source.split(":")[0])):
-                caught.setdefault(key, [0, 0])
-                caught[key][0] += not pii_eval.leaked(e, out)
-                caught[key][1] += 1
+    result = pii_eval.score(cases, redact)
     elapsed = time.perf_counter() - started
-    print(f"== public evaluation set: {len(cases)} lines ({negatives} negatives), {elapsed:.1f} s")
+    print(f"== public evaluation set: {len(cases)} lines ({result.negatives} negatives), {elapsed:.1f} s")
     print("a value counts as caught only if no fragment of it is left (4+ digit groups, e-mail local part, name words)")
     print(f"{'type':8} {'recall':>8} {'n':>6}   by source")
-    for kind in sorted({k for k, _ in caught}):
-        ok, n = caught[(kind, "all")]
-        by = ", ".join(f"{src} {v[0] / v[1] * 100:.1f}% ({v[1]})" for (k, src), v in sorted(caught.items())
-                       if k == kind and src != "all")
-        print(f"{kind:8} {ok / n * 100:7.1f}% {n:6}   {by}")
+    for kind in sorted({k for k, _ in result.counts}):
+        by = ", ".join(f"{src} {result.recall(kind, src) * 100:.1f}% ({v[1]})"
+                       for (k, src), v in sorted(result.counts.items()) if k == kind and src != "all")
+        print(f"{kind:8} {result.recall(kind) * 100:7.1f}% {result.total(kind):6}   {by}")
     print(f"negatives (order/tracking/invoice numbers, prices, dates, versions, GUIDs, EAN/ISBN) untouched: "
-          f"{kept / max(1, negatives) * 100:.2f}% of {negatives}")
+          f"{result.kept_share * 100:.2f}% of {result.negatives}")
 
 
 ADVERSARIAL = {

@@ -391,3 +391,43 @@ def leaked(case_entity: dict, output: str) -> list[str]:
 def kept(case: Case, output: str) -> bool:
     """A negative is kept when the line comes back untouched."""
     return output == case.text
+
+
+@dataclass
+class Score:
+    """Caught / total per (entity type, source prefix), with ``"all"`` as the source for the total."""
+
+    counts: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    negatives: int = 0
+    negatives_kept: int = 0
+    leaks: list[tuple[str, str, str, list[str]]] = field(default_factory=list)
+
+    def recall(self, kind: str, source: str = "all") -> float:
+        ok, n = self.counts.get((kind, source), (0, 0))
+        return ok / n if n else 0.0
+
+    def total(self, kind: str) -> int:
+        return self.counts.get((kind, "all"), (0, 0))[1]
+
+    @property
+    def kept_share(self) -> float:
+        return self.negatives_kept / max(1, self.negatives)
+
+
+def score(cases: list[Case], redact_fn) -> Score:
+    """Run ``redact_fn(text) -> Redaction`` over the cases and count what was caught and kept."""
+    result = Score()
+    for case in cases:
+        out = redact_fn(case.text).text
+        if not case.entities:
+            result.negatives += 1
+            result.negatives_kept += kept(case, out)
+        for entity in case.entities:
+            left = leaked(entity, out)
+            for key in ((entity["type"], "all"), (entity["type"], case.source.split(":")[0])):
+                tally = result.counts.setdefault(key, [0, 0])
+                tally[0] += not left
+                tally[1] += 1
+            if left:
+                result.leaks.append((entity["type"], case.text, out, left))
+    return result

@@ -105,9 +105,8 @@ def find_people(text: str, doc=None) -> list[tuple[int, int]]:
     """Person names: the NER model's PERSON entities, intro phrases, capitalised words that are not
     English words where a name stands, and every repeat of them."""
     doc = doc if doc is not None else load_ner()(text)
-    words = english_words()
-    spans = [span for e in doc.ents if e.label_ == "PERSON" for span in _clean_person(text, e, words)]
-    spans += _capitalised_names(text, doc, words)
+    spans = [span for e in doc.ents if e.label_ == "PERSON" for span in _clean_person(text, e)]
+    spans += _capitalised_names(text, doc)
     for pattern in (_INTRO, _INTRO_ANY_CASE):
         for m in pattern.finditer(text):
             name = m.group(1).split()
@@ -116,7 +115,7 @@ def find_people(text: str, doc=None) -> list[tuple[int, int]]:
             if name and not _not_a_name(name[0]):
                 spans.append((m.start(1), m.start(1) + len(" ".join(name))))
     spans = [_trim_possessive(text, s, e) for s, e in spans]
-    return spans + _repeats(text, spans, words)
+    return spans + _repeats(text, spans)
 
 
 _MASK = re.compile(r"(?i)([a-z])\1+")  # "XX", "XXXX": text someone already masked
@@ -136,7 +135,7 @@ def _not_a_name(word: str) -> bool:
     return w in _NOT_NAMES or w in _stop_words() or bool(_MASK.fullmatch(word))
 
 
-def _clean_person(text: str, ent, words: frozenset[str]) -> list[tuple[int, int]]:
+def _clean_person(text: str, ent) -> list[tuple[int, int]]:
     """The model's PERSON entity without what it often wrongly adds.
 
     It also tags "Order 6840831", "can ya", "They", a sentence's first word ("Delivery was
@@ -168,7 +167,7 @@ def _starts_sentence(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?:;\n"
 
 
-def _capitalised_names(text: str, doc, words: frozenset[str]) -> list[tuple[int, int]]:
+def _capitalised_names(text: str, doc) -> list[tuple[int, int]]:
     """Runs of capitalised words that are not English words ("Inna Sidorova", "Tómas Lýðsson"),
     outside the model's organisations and places; a single one only after a cue ("from", "hi")."""
     # Places always stand; an "organisation" made only of non-English words is usually a name
@@ -214,7 +213,7 @@ def _trim_possessive(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _repeats(text: str, spans: list[tuple[int, int]], english: frozenset[str]) -> list[tuple[int, int]]:
+def _repeats(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Other occurrences of the capitalised words of names already found (not English words:
     "Payment" from a mislabelled "Certegy Payment Solutions" must not spread)."""
     words = {w for s, e in spans for w in re.findall(r"[^\W\d_]{3,}", text[s:e])

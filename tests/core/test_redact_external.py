@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -38,31 +37,18 @@ def sample() -> list[pii_eval.Case]:
 
 
 @pytest.fixture(scope="module")
-def outcome(sample):
-    caught, total, leaks, kept, negatives = Counter(), Counter(), [], 0, 0
-    for case in sample:
-        out = redact(case.text).text
-        if not case.entities:
-            negatives += 1
-            kept += pii_eval.kept(case, out)
-        for entity in case.entities:
-            left = pii_eval.leaked(entity, out)
-            total[entity["type"]] += 1
-            caught[entity["type"]] += not left
-            if left:
-                leaks.append((entity["type"], case.text, out, left))
-    return caught, total, leaks, kept / max(1, negatives)
+def outcome(sample) -> pii_eval.Score:
+    return pii_eval.score(sample, redact)
 
 
 @pytest.mark.parametrize("kind", sorted(MIN_RECALL))
 def test_recall_on_public_text_counts_partial_values(outcome, kind):
-    caught, total, leaks, _ = outcome
-    assert total[kind] >= 5, f"the sample holds too few {kind} values"
-    assert caught[kind] / total[kind] >= MIN_RECALL[kind], [leak for leak in leaks if leak[0] == kind][:5]
+    assert outcome.total(kind) >= 5, f"the sample holds too few {kind} values"
+    assert outcome.recall(kind) >= MIN_RECALL[kind], [leak for leak in outcome.leaks if leak[0] == kind][:5]
 
 
 def test_negatives_are_left_untouched(outcome):
-    assert outcome[3] >= MIN_NEGATIVES_KEPT
+    assert outcome.kept_share >= MIN_NEGATIVES_KEPT
 
 
 def test_partial_values_count_as_leaks():
