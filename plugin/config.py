@@ -92,6 +92,13 @@ class Settings(BaseModel):
     needs_review_tag: str = "triage_needs_review"
     write_category_field: bool = False
 
+    # --- rollout (docs/rollout.md) ------------------------------------------------------------
+    # shadow: every ticket is classified and recorded, nothing is written to the helpdesk; agents'
+    # own labels are compared with ours. live: written back (for ``ab_live_share`` of tickets).
+    rollout_mode: Literal["shadow", "live"] = "live"
+    ab_live_share: float = Field(1.0, ge=0.0, le=1.0)  # in live mode: share of tickets (stable hash) written
+    shadow_tag: bool = False  # shadow/manual tickets get one internal ``<tag_prefix>shadow_<label>`` tag
+
     # --- Zendesk -----------------------------------------------------------------------------
     zendesk_base_url: str | None = None  # e.g. https://acme.zendesk.com
     zendesk_email: str | None = None
