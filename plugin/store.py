@@ -67,7 +67,7 @@ _ROWS_PER_INSERT = 256  # 9 parameters a row, far below SQLite's 32766 bound
 
 
 class EventState(StrEnum):
-    """Lifecycle of one event: ``received → processing → written_back | needs_review | skipped | dead``.
+    """Lifecycle of one event: ``received → processing → written_back | needs_review | shadow | skipped | dead``.
 
     ``retry`` is ``processing`` that failed retryably and waits for ``next_attempt_at``.
     """
@@ -77,6 +77,7 @@ class EventState(StrEnum):
     RETRY = "retry"
     WRITTEN_BACK = "written_back"  # category tag (auto-apply / suggest) written
     NEEDS_REVIEW = "needs_review"  # needs-review tag written
+    SHADOW = "shadow"  # classified and recorded, nothing written (shadow mode / manual A/B group)
     SKIPPED = "skipped"  # nothing to do (our own update, already classified, ticket gone)
     DEAD = "dead"  # gave up after max attempts or a permanent error; ``last_error`` says why
 
@@ -85,7 +86,8 @@ class EventState(StrEnum):
         return self in _FINISHED
 
 
-_FINISHED = {EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW, EventState.SKIPPED, EventState.DEAD}
+_FINISHED = {EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW, EventState.SHADOW, EventState.SKIPPED,
+             EventState.DEAD}
 UNFINISHED = (EventState.RECEIVED, EventState.PROCESSING, EventState.RETRY)
 
 _SCHEMA = """
