@@ -1,4 +1,7 @@
-"""API keys for the client endpoints: create, verify, list, revoke; stored hashed in SQLite.
+"""API keys for the client endpoints: create, verify, list, revoke; stored hashed.
+
+Stored in ``instance/apikeys.sqlite3``, or in PostgreSQL with ``database_url`` (every receiver host
+then accepts the same keys); ``plugin.db`` opens either.
 
 A key is ``trk_<id>_<secret>``: ``id`` (12 hex chars) finds the row, ``secret`` (32 random bytes,
 URL-safe base64) is the password. Only the SHA-256 of the whole token is stored; a plain hash is
@@ -12,29 +15,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .config import Settings
+from .db import Database, migrate, open_database
 from .exceptions import TriageError
 from .instance import ensure_instance_dir
-from .private_files import private_file
 
 PREFIX = "trk"
 SCOPES = ("classify", "form", "admin")  # form: /form/tickets (creates tickets); admin: operator endpoints
 DEFAULT_DB_NAME = "apikeys.sqlite3"
 
-_SCHEMA = """
+MIGRATIONS = ["""
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
     scope TEXT NOT NULL,
     token_sha256 TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    revoked_at REAL
+    created_at DOUBLE PRECISION NOT NULL,
+    revoked_at DOUBLE PRECISION
 )
-"""
+"""]
+_COLUMNS = "key_id, name, scope, created_at, revoked_at"
 
 
 class ApiKeyError(TriageError):
@@ -73,20 +77,23 @@ def parse_token(token: str) -> str | None:
 
 
 class KeyStore:
-    """The key table. Opens a short-lived connection per call, so it is safe across threads."""
+    """The key table (``plugin.db``: a SQLite file or PostgreSQL); safe across threads."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, target: Database | str | Path) -> None:
+        self.db = open_database(target)  # SQLite: created 0600 (key digests: owner-only)
+        self.path = self.db.path
+        migrate(self.db, "api_keys", MIGRATIONS)
 
     @classmethod
     def for_instance(cls, instance_dir: str | Path) -> "KeyStore":
         return cls(ensure_instance_dir(instance_dir) / DEFAULT_DB_NAME)
 
-    def _connect(self) -> sqlite3.Connection:
-        private_file(self.path)  # key digests: owner-only (0600), whoever opens it first
-        conn = sqlite3.connect(self.path, timeout=10)
-        conn.execute(_SCHEMA)
-        return conn
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "KeyStore":
+        """PostgreSQL when ``database_url`` is set (keys shared by every host), else the instance file."""
+        if settings.database_url is not None:
+            return cls(settings.database_url.get_secret_value())
+        return cls.for_instance(settings.instance_dir)
 
     def create(self, name: str, scope: str = "classify") -> tuple[ApiKey, str]:
         """Create a key; returns the stored record and the token, which is shown only this once."""
@@ -95,27 +102,23 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         token = f"{PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
         key = ApiKey(key_id=key_id, name=name, scope=scope, created_at=time.time())
-        with self._connect() as conn:
-            conn.execute("INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, NULL)",
-                         (key.key_id, key.name, key.scope, _digest(token), key.created_at))
+        self.db.execute("INSERT INTO api_keys (key_id, name, scope, token_sha256, created_at, revoked_at)"
+                        " VALUES (?, ?, ?, ?, ?, NULL)",
+                        (key.key_id, key.name, key.scope, _digest(token), key.created_at))
         return key, token
 
     def list(self) -> list[ApiKey]:
-        with self._connect() as conn:
-            rows = conn.execute("SELECT key_id, name, scope, created_at, revoked_at FROM api_keys "
-                                "ORDER BY created_at").fetchall()
-        return [ApiKey(*row) for row in rows]
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY created_at").fetchall()
+        return [ApiKey(**dict(row)) for row in rows]
 
     def revoke(self, key_id: str) -> ApiKey:
         """Revoke by id (idempotent: revoking twice keeps the first time)."""
-        with self._connect() as conn:
-            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
-                         (time.time(), key_id))
-            row = conn.execute("SELECT key_id, name, scope, created_at, revoked_at FROM api_keys "
-                               "WHERE key_id = ?", (key_id,)).fetchone()
+        self.db.execute("UPDATE api_keys SET revoked_at = ? WHERE key_id = ? AND revoked_at IS NULL",
+                        (time.time(), key_id))
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
         if row is None:
             raise ApiKeyError(f"no key with id {key_id!r}")
-        return ApiKey(*row)
+        return ApiKey(**dict(row))
 
     def verify(self, token: str) -> ApiKey | None:
         """Return the key if ``token`` matches an active key; None otherwise.
@@ -125,12 +128,13 @@ class KeyStore:
         key_id = parse_token(token)
         if key_id is None:
             return None
-        with self._connect() as conn:
-            row = conn.execute("SELECT key_id, name, scope, created_at, revoked_at, token_sha256 "
-                               "FROM api_keys WHERE key_id = ?", (key_id,)).fetchone()
+        row = self.db.execute(f"SELECT {_COLUMNS}, token_sha256 FROM api_keys WHERE key_id = ?",
+                              (key_id,)).fetchone()
         if row is None:
             return None
-        key, stored = ApiKey(*row[:5]), row[5]
+        data = dict(row)
+        stored = data.pop("token_sha256")
+        key = ApiKey(**data)
         if not hmac.compare_digest(stored, _digest(token)) or not key.active:
             return None
         return key

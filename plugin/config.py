@@ -61,10 +61,15 @@ class Settings(BaseModel):
     fewshot_token_budget: int = Field(1200, ge=0)
 
     # --- queue and store ---------------------------------------------------------------------
+    # Where the stores live (events, corrections, API keys, model registry): unset = SQLite files in
+    # instance_dir (embedded, one host); "postgresql://user:pass@host:5432/db" = PostgreSQL, shared by
+    # every receiver and worker host (needs the postgres extra). A secret: it may hold a password.
+    database_url: SecretStr | None = None
     queue_backend: Literal["sqlite", "redis"] = "sqlite"
     redis_url: str = "redis://127.0.0.1:6379/0"
     workers: int = Field(2, ge=1)
     max_attempts: int = Field(6, ge=1)
+    lease_s: float = Field(120.0, gt=0)  # a claimed event whose worker died is reclaimable after this
     # FULL: an acknowledged webhook survives power loss (fsync per group commit); NORMAL: survives
     # a killed process but not an OS crash, for disks where fsync is slow (see docs/webhooks.md).
     store_synchronous: Literal["FULL", "NORMAL"] = "FULL"
@@ -120,6 +125,15 @@ class Settings(BaseModel):
     price_per_1k_completion_tokens: float = 0.0006
     monitor_window_s: float = Field(7 * 86400.0, gt=0)  # rolling window for /metrics quality gauges
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (leave it unset for the embedded SQLite store)")
+        return value
+
     @field_validator("redact_entities")
     @classmethod
     def _entities(cls, value: list[str]) -> list[str]:
@@ -142,6 +156,16 @@ class Settings(BaseModel):
     @property
     def db_path(self) -> Path:
         return self.instance_dir / "triage.sqlite3"
+
+    @property
+    def database(self) -> str | Path:
+        """What the stores open (``plugin.db.open_database``): the PostgreSQL URL, or the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.db_path
+
+    @property
+    def embedded(self) -> bool:
+        """SQLite store and SQLite queue: one process consumes, nobody else can hold a lease."""
+        return self.database_url is None and self.queue_backend == "sqlite"
 
     @property
     def queue_path(self) -> Path:

@@ -7,13 +7,13 @@ the agent's label, the redacted text, time). Corrections are the cheapest labell
 and they are exactly the tickets the classifier gets wrong; ``triage corrections export`` turns
 them into a training file and ``triage retrain`` uses them.
 
-Corrections live in their own table in the same SQLite file as the event store.
+Corrections live in their own table in the same database as the event store (the SQLite file, or
+PostgreSQL with ``database_url``).
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ from typing import Iterable
 
 from .config import Settings
 from .datasets import Item
-from .db import ThreadConnections
+from .db import Database, migrate, open_database
 from .helpdesk.tags import category_tag
 from .normalize import normalize_bounded
 from .redact import redact
@@ -30,24 +30,24 @@ from .store import EventState, EventStore
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
+MIGRATIONS = ["""
 CREATE TABLE IF NOT EXISTS corrections (
     id TEXT PRIMARY KEY,
     vendor TEXT NOT NULL,
     ticket_id TEXT NOT NULL,
     event_id TEXT,
     our_label TEXT NOT NULL,
-    our_score REAL,
+    our_score DOUBLE PRECISION,
     our_decision TEXT,
     model_version TEXT,
     agent_label TEXT NOT NULL,
     source TEXT NOT NULL,
     text TEXT NOT NULL DEFAULT '',
-    created_at REAL NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
     UNIQUE (vendor, ticket_id, our_label, agent_label)
 );
-CREATE INDEX IF NOT EXISTS corrections_time ON corrections (created_at);
-"""
+CREATE INDEX IF NOT EXISTS corrections_time ON corrections (created_at)
+"""]
 _WRITTEN = (EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW)
 
 
@@ -68,19 +68,16 @@ class Correction:
 
 
 class CorrectionStore:
-    """The ``corrections`` table; one connection per thread, like the event store."""
+    """The ``corrections`` table, on the event store's database (``plugin.db``)."""
 
-    def __init__(self, path: Path | str, *, clock=time.time) -> None:
-        self._conns = ThreadConnections(path)
-        self.path = self._conns.path
+    def __init__(self, target: Database | Path | str, *, clock=time.time) -> None:
+        self.db = open_database(target)
+        self.path = self.db.path
         self._clock = clock
-        self._conn().executescript(_SCHEMA)
-
-    def _conn(self) -> sqlite3.Connection:
-        return self._conns.get()
+        migrate(self.db, "corrections", MIGRATIONS)
 
     def close(self) -> None:
-        self._conns.close()
+        self.db.close()
 
     def add(self, *, vendor: str, ticket_id: str, our_label: str, agent_label: str, source: str,
             text: str = "", event_id: str | None = None, our_score: float | None = None,
@@ -88,17 +85,17 @@ class CorrectionStore:
         """Record a correction; None if this exact correction was already recorded (webhook retries)."""
         c = Correction(uuid.uuid4().hex, vendor, str(ticket_id), event_id, our_label, our_score, our_decision,
                        model_version, agent_label, source, text, self._clock())
-        cur = self._conn().execute(
-            "INSERT OR IGNORE INTO corrections (id, vendor, ticket_id, event_id, our_label, our_score,"
+        cur = self.db.execute(
+            "INSERT INTO corrections (id, vendor, ticket_id, event_id, our_label, our_score,"
             " our_decision, model_version, agent_label, source, text, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (c.id, c.vendor, c.ticket_id, c.event_id, c.our_label, c.our_score, c.our_decision,
              c.model_version, c.agent_label, c.source, c.text, c.created_at))
         return c if cur.rowcount == 1 else None
 
     def fill_text(self, vendor: str, ticket_id: str, text: str) -> int:
         """Add the redacted text to corrections of a ticket recorded without it."""
-        return self._conn().execute("UPDATE corrections SET text=? WHERE vendor=? AND ticket_id=? AND text=''",
+        return self.db.execute("UPDATE corrections SET text=? WHERE vendor=? AND ticket_id=? AND text=''",
                                     (text, vendor, str(ticket_id))).rowcount
 
     def list(self, *, since: float | None = None) -> list[Correction]:
@@ -106,7 +103,7 @@ class CorrectionStore:
         if since is not None:
             sql += " WHERE created_at>=?"
             args.append(since)
-        rows = self._conn().execute(sql + " ORDER BY created_at", args)
+        rows = self.db.execute(sql + " ORDER BY created_at", args)
         return [Correction(**dict(r)) for r in rows]
 
 
@@ -137,7 +134,7 @@ def note_agent_edit(settings: Settings, events: EventStore, labels: list[str] | 
     Never raises: a failure here must not fail the webhook or the job (it is logged).
 
     Args:
-        settings: for the tag prefix and the database path.
+        settings: for the tag prefix and the database.
         events: the event store, holding what we wrote for the ticket.
         labels: the taxonomy's category names (None: the configured taxonomy's).
         vendor / ticket_id: the ticket.
@@ -156,7 +153,7 @@ def note_agent_edit(settings: Settings, events: EventStore, labels: list[str] | 
         found = agent_label(tags, category, labels, prefix=settings.tag_prefix, our_label=ours.label)
         if found is None:
             return None
-        store = corrections or CorrectionStore(settings.db_path)
+        store = corrections or CorrectionStore(settings.database)
         redacted = redact(normalize_bounded(text)[0]).text if text else ""
         c = store.add(vendor=vendor, ticket_id=str(ticket_id), our_label=ours.label, agent_label=found[0],
                       source=found[1], text=redacted, event_id=ours.id, our_score=ours.score,

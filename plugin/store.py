@@ -1,12 +1,18 @@
 """The audit/event store: one row per accepted webhook event, the source of truth for its lifecycle.
 
 A webhook is answered 2xx only after its row is committed here, so the row (not the queue) decides
-what still has to happen. This row is the request's only durable write: a dispatcher thread
-(``webhooks.dispatcher``) follows new rows by rowid and puts their ids on the queue; a recovery
+what still has to happen. This row is the request's only durable write: the committer hands the
+new ids to a dispatcher thread (``webhooks.dispatcher``), which puts them on the queue; a recovery
 sweep re-enqueues every unfinished row at start-up, and the job claims a row before working on it,
 so a duplicate queue entry is harmless.
 
-Durability: SQLite in WAL mode with ``synchronous=FULL`` by default. WAL + NORMAL survives a
+Backends (``plugin.db``): a SQLite file (embedded default) or PostgreSQL (``database_url``, several
+hosts); the SQL below is written once for both. On PostgreSQL writers run concurrently, so
+``claim`` locks the rows of the event's ticket (``FOR UPDATE``) before deciding: two workers on two
+hosts never hold the same event, nor two events of one ticket. A commit returns once PostgreSQL
+flushed its WAL (its defaults), which is the same promise as SQLite's ``FULL``.
+
+Durability on SQLite: WAL mode with ``synchronous=FULL`` by default. WAL + NORMAL survives a
 killed process but may lose the last commits on power loss or an OS crash; we promise the sender
 that an acknowledged event is never lost, so every commit is fsynced (FULL). The receiver groups
 concurrent requests into one transaction (``webhooks.committer``), so that fsync is shared. Where
@@ -16,8 +22,7 @@ is the documented trade. WAL keeps readers (reports, ``/metrics``) from blocking
 Public API (other modules read it, keep it stable):
     ``EventState``, ``Event``, ``EventStore.open(path)``, ``add_event``, ``get``, ``claim``,
     ``record_classification``, ``finish``, ``schedule_retry``, ``release``, ``unfinished``,
-    ``events``, ``counts_by_state``, ``find`` (an id by dedup key), ``max_rowid``/``received_after``
-    (the dispatcher's cursor).
+    ``events``, ``counts_by_state``, ``find`` (an id by dedup key), ``stalled``, ``release_all``.
 """
 
 from __future__ import annotations
@@ -25,14 +30,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Iterator
 
-from .db import ThreadConnections, connect
+from .db import Database, Executor, migrate, open_database
 
 DEFAULT_LEASE_S = 120.0  # a claimed event whose worker died is reclaimable after this many seconds
 
@@ -60,10 +64,11 @@ class _EventIds:
 new_event_id = _EventIds()
 
 
-_INSERT_EVENTS = ("INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
+_INSERT_EVENTS = ("INSERT INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
                   " payload, created_at, updated_at) VALUES ")
 _ROW_PLACEHOLDERS = "(?,?,?,?,?,?,?,?,?)"
-_ROWS_PER_INSERT = 256  # 9 parameters a row, far below SQLite's 32766 bound
+_ON_CONFLICT = " ON CONFLICT DO NOTHING"  # (vendor, dedup_key) seen before: keep the first row
+_ROWS_PER_INSERT = 256  # 9 parameters a row, far below SQLite's 32766 and PostgreSQL's 65535 bounds
 
 
 class EventState(StrEnum):
@@ -90,7 +95,8 @@ _FINISHED = {EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW, EventState.SHADOW
              EventState.DEAD}
 UNFINISHED = (EventState.RECEIVED, EventState.PROCESSING, EventState.RETRY)
 
-_SCHEMA = """
+# Portable DDL (``plugin.db.migrate``): DOUBLE PRECISION is REAL on SQLite, float8 on PostgreSQL.
+MIGRATIONS = ["""
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     vendor TEXT NOT NULL,
@@ -99,35 +105,19 @@ CREATE TABLE IF NOT EXISTS events (
     event_type TEXT NOT NULL DEFAULT '',
     state TEXT NOT NULL,
     payload TEXT NOT NULL DEFAULT '{}',
-    label TEXT, score REAL, decision TEXT, classifier TEXT, model_version TEXT,
+    label TEXT, score DOUBLE PRECISION, decision TEXT, classifier TEXT, model_version TEXT,
     prompt_tokens INTEGER NOT NULL DEFAULT 0, completion_tokens INTEGER NOT NULL DEFAULT 0,
-    latency_ms REAL, tags_written TEXT,
+    latency_ms DOUBLE PRECISION, tags_written TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
-    lease_until REAL, next_attempt_at REAL,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL, finished_at REAL,
+    lease_until DOUBLE PRECISION, next_attempt_at DOUBLE PRECISION,
+    created_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION,
     UNIQUE (vendor, dedup_key)
 );
 CREATE INDEX IF NOT EXISTS events_state ON events (state);
 CREATE INDEX IF NOT EXISTS events_ticket ON events (vendor, ticket_id);
-CREATE INDEX IF NOT EXISTS events_created ON events (created_at);
-"""
-
-
-class _Tx:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (or ``ROLLBACK`` on error) on one connection."""
-
-    __slots__ = ("db",)
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
-        return self.db
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+CREATE INDEX IF NOT EXISTS events_created ON events (created_at)
+"""]
 
 
 @dataclass(frozen=True)
@@ -159,7 +149,7 @@ class Event:
     finished_at: float | None
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "Event":
+    def from_row(cls, row: Any) -> "Event":
         data = dict(row)
         data["state"] = EventState(data["state"])
         data["payload"] = json.loads(data["payload"] or "{}")
@@ -168,80 +158,71 @@ class Event:
 
 
 class EventStore:
-    """Thread-safe access to the events table (one connection per thread)."""
+    """Thread-safe access to the events table on SQLite or PostgreSQL (``plugin.db``)."""
 
-    def __init__(self, path: Path | str, *, clock=time.time, synchronous: str = "FULL") -> None:
-        self._conns = ThreadConnections(path, synchronous=synchronous)
+    def __init__(self, target: Database | Path | str, *, clock=time.time, synchronous: str = "FULL") -> None:
+        """``target``: a SQLite path, a ``postgresql://`` URL or an open ``Database``;
+        ``synchronous`` (SQLite only): ``FULL`` or ``NORMAL``."""
+        self.db = open_database(target, synchronous=synchronous)
         self.synchronous = synchronous
-        self.path = self._conns.path
+        self.path = self.db.path  # the SQLite file; None on PostgreSQL
         self._clock = clock
-        self._conn().executescript(_SCHEMA)
+        migrate(self.db, "events", MIGRATIONS)
 
     @classmethod
-    def open(cls, path: Path | str) -> "EventStore":
-        return cls(path)
+    def open(cls, target: Database | Path | str) -> "EventStore":
+        return cls(target)
 
-    def _conn(self) -> sqlite3.Connection:
-        return self._conns.get()
+    def writer(self) -> Executor:
+        """What ONE serialised writer used from changing threads (the group committer's leaders)
+        runs on: on SQLite a connection of its own (its page cache stays warm from batch to
+        batch); on PostgreSQL the pool. Never use it concurrently."""
+        return self.db.writer()
 
-    def writer(self) -> sqlite3.Connection:
-        """A connection of its own for ONE serialised writer used from changing threads (the group
-        committer's leaders): its page cache stays warm from batch to batch, where each thread's
-        own connection would re-read the pages the others changed. Never use it concurrently."""
-        return connect(self.path, synchronous=self.synchronous)
-
-    def _tx(self) -> "_Tx":
-        return _Tx(self._conn())
+    def _tx(self):
+        """A write transaction (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``BEGIN``)."""
+        return self.db.transaction()
 
     def close(self) -> None:
-        self._conns.close()
+        self.db.close()
 
     # --- writes -----------------------------------------------------------------------------
 
     def add_event(self, vendor: str, ticket_id: str, dedup_key: str, *, event_type: str = "",
                   payload: dict[str, Any] | None = None) -> tuple[str, bool]:
-        """Store a new event durably (committed and fsynced before returning).
+        """Store a new event durably (committed and flushed to disk before returning).
 
         Returns:
             ``(event_id, created)``; ``created`` is False when ``(vendor, dedup_key)`` was seen
             before, and then the id is the earlier event's.
         """
-        now = self._clock()
-        event_id = new_event_id()
+        item = {"vendor": vendor, "ticket_id": ticket_id, "dedup_key": dedup_key, "event_type": event_type,
+                "payload": payload}
         with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
-                " payload, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (event_id, vendor, str(ticket_id), dedup_key, event_type, EventState.RECEIVED,
-                 json.dumps(payload or {}), now, now))
-            if cur.rowcount == 1:
-                return event_id, True
-            row = db.execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
-                             (vendor, dedup_key)).fetchone()
-            return row["id"], False
+            return self._insert(db, item, self._clock())
 
-    def add_events(self, items: list[dict[str, Any]], *,
-                   conn: sqlite3.Connection | None = None) -> list[tuple[str, bool]]:
-        """``add_event`` for many events in one transaction (one fsync): the group-commit path.
+    def add_events(self, items: list[dict[str, Any]], *, conn: Executor | None = None) -> list[tuple[str, bool]]:
+        """``add_event`` for many events in one transaction (one flush): the group-commit path.
 
         Each item has the keyword arguments of ``add_event`` (``vendor``, ``ticket_id``,
         ``dedup_key``, optional ``event_type`` and ``payload``). ``conn``: a ``writer()``
-        connection instead of this thread's own.
+        instead of this thread's own connection.
 
-        Up to ``_ROWS_PER_INSERT`` events go in ONE multi-row ``INSERT OR IGNORE`` statement, which
-        is its own transaction: one ``sqlite3_step`` (one GIL release in the request thread instead
-        of BEGIN + one per row + COMMIT). When it inserted fewer rows than given, some were
-        duplicates: the committed rows tell which (a row holding our fresh id is ours).
+        Up to ``_ROWS_PER_INSERT`` events go in ONE multi-row ``INSERT … ON CONFLICT DO NOTHING``
+        statement, which is its own transaction: on SQLite one ``sqlite3_step`` (one GIL release in
+        the request thread instead of BEGIN + one per row + COMMIT), on PostgreSQL one round trip.
+        When it inserted fewer rows than given, some were duplicates: the committed rows tell which
+        (a row holding our fresh id is ours).
         """
         now = self._clock()
-        db = conn or self._conn()
         if len(items) > _ROWS_PER_INSERT:
-            with _Tx(db):
-                return [self._insert(db, item, now) for item in items]
+            with self._tx() as tx:
+                return [self._insert(tx, item, now) for item in items]
+        db = conn or self.db
         rows = [(new_event_id(), item["vendor"], str(item["ticket_id"]), item["dedup_key"],
-                 item.get("event_type", ""), EventState.RECEIVED, json.dumps(item.get("payload") or {}), now, now)
+                 item.get("event_type", ""), EventState.RECEIVED.value, json.dumps(item.get("payload") or {}), now, now)
                 for item in items]
-        cur = db.execute(_INSERT_EVENTS + ",".join([_ROW_PLACEHOLDERS] * len(rows)),
+        cur = db.execute(_INSERT_EVENTS + ",".join([_ROW_PLACEHOLDERS] * len(rows)) + _ON_CONFLICT,
                          [value for row in rows for value in row])
         if cur.rowcount == len(rows):
             return [(row[0], True) for row in rows]
@@ -252,13 +233,12 @@ class EventStore:
         return out
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, item: dict[str, Any], now: float) -> tuple[str, bool]:
+    def _insert(db: Executor, item: dict[str, Any], now: float) -> tuple[str, bool]:
         event_id = new_event_id()
         cur = db.execute(
-            "INSERT OR IGNORE INTO events (id, vendor, ticket_id, dedup_key, event_type, state,"
-            " payload, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            _INSERT_EVENTS + _ROW_PLACEHOLDERS + _ON_CONFLICT,
             (event_id, item["vendor"], str(item["ticket_id"]), item["dedup_key"], item.get("event_type", ""),
-             EventState.RECEIVED, json.dumps(item.get("payload") or {}), now, now))
+             EventState.RECEIVED.value, json.dumps(item.get("payload") or {}), now, now))
         if cur.rowcount == 1:
             return event_id, True
         row = db.execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
@@ -273,31 +253,37 @@ class EventStore:
         a live worker (unexpired lease), or when another event of the same ticket is being processed
         (the caller retries shortly), so a duplicate queue entry does nothing and one ticket never
         has two writers.
+
+        On PostgreSQL the rows of the event's ticket are locked first (``FOR UPDATE``, in id order
+        so claimers never deadlock): a concurrent claim of the same event or ticket waits for this
+        one's commit, then sees its lease and refuses. SQLite's write lock does the same.
         """
         now = self._clock()
         with self._tx() as db:
-            cur = db.execute(
+            if self.db.dialect.row_locks:
+                db.execute("SELECT o.id FROM events o JOIN events e ON o.vendor=e.vendor AND o.ticket_id=e.ticket_id"
+                           " WHERE e.id=? ORDER BY o.id FOR UPDATE OF o", (event_id,))
+            rows = db.execute(
                 "UPDATE events SET state=?, lease_until=?, attempts=attempts+1, updated_at=?"
                 " WHERE id=? AND (state=? OR (state=? AND (next_attempt_at IS NULL OR next_attempt_at<=?))"
                 "  OR (state=? AND (lease_until IS NULL OR lease_until<?)))"
                 " AND NOT EXISTS (SELECT 1 FROM events o WHERE o.vendor=events.vendor"
-                "  AND o.ticket_id=events.ticket_id AND o.id<>events.id AND o.state=? AND o.lease_until>=?)",
-                (EventState.PROCESSING, now + lease_s, now, event_id, EventState.RECEIVED,
-                 EventState.RETRY, now, EventState.PROCESSING, now, EventState.PROCESSING, now))
-            if cur.rowcount != 1:
-                return None
-            return Event.from_row(db.execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone())
+                "  AND o.ticket_id=events.ticket_id AND o.id<>events.id AND o.state=? AND o.lease_until>=?)"
+                " RETURNING *",
+                (EventState.PROCESSING.value, now + lease_s, now, event_id, EventState.RECEIVED.value,
+                 EventState.RETRY.value, now, EventState.PROCESSING.value, now, EventState.PROCESSING.value,
+                 now)).fetchall()  # all of it: SQLite commits only after the statement completed
+            return Event.from_row(rows[0]) if rows else None
 
     def record_classification(self, event_id: str, *, label: str, score: float, decision: str,
                               classifier: str, model_version: str, prompt_tokens: int,
                               completion_tokens: int, latency_ms: float) -> None:
         """Store the outcome before writing back, so a retry reuses it instead of re-classifying."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE events SET label=?, score=?, decision=?, classifier=?, model_version=?,"
-                " prompt_tokens=?, completion_tokens=?, latency_ms=?, updated_at=? WHERE id=?",
-                (label, score, decision, classifier, model_version, prompt_tokens,
-                 completion_tokens, latency_ms, self._clock(), event_id))
+        self.db.execute(
+            "UPDATE events SET label=?, score=?, decision=?, classifier=?, model_version=?,"
+            " prompt_tokens=?, completion_tokens=?, latency_ms=?, updated_at=? WHERE id=?",
+            (label, score, decision, classifier, model_version, prompt_tokens,
+             completion_tokens, latency_ms, self._clock(), event_id))
 
     def finish(self, event_id: str, state: EventState, *, tags_written: list[str] | None = None,
                error: str | None = None) -> None:
@@ -305,70 +291,55 @@ class EventStore:
         if not state.finished:
             raise ValueError(f"{state} is not a terminal state")
         now = self._clock()
-        with self._tx() as db:
-            db.execute(
-                "UPDATE events SET state=?, tags_written=COALESCE(?, tags_written),"
-                " last_error=COALESCE(?, last_error), lease_until=NULL, next_attempt_at=NULL,"
-                " updated_at=?, finished_at=? WHERE id=?",
-                (state, json.dumps(tags_written) if tags_written is not None else None, error,
-                 now, now, event_id))
+        self.db.execute(
+            "UPDATE events SET state=?, tags_written=COALESCE(?, tags_written),"
+            " last_error=COALESCE(?, last_error), lease_until=NULL, next_attempt_at=NULL,"
+            " updated_at=?, finished_at=? WHERE id=?",
+            (state.value, json.dumps(tags_written) if tags_written is not None else None, error,
+             now, now, event_id))
 
     def schedule_retry(self, event_id: str, *, delay_s: float, error: str) -> None:
         """Park an event in ``retry`` until ``now + delay_s``."""
         now = self._clock()
-        with self._tx() as db:
-            db.execute("UPDATE events SET state=?, last_error=?, next_attempt_at=?, lease_until=NULL,"
-                       " updated_at=? WHERE id=?",
-                       (EventState.RETRY, error, now + delay_s, now, event_id))
+        self.db.execute("UPDATE events SET state=?, last_error=?, next_attempt_at=?, lease_until=NULL,"
+                        " updated_at=? WHERE id=?",
+                        (EventState.RETRY.value, error, now + delay_s, now, event_id))
 
     def release_all(self) -> int:
         """Expire every lease (start-up of the only consumer: nobody else can be processing)."""
-        with self._tx() as db:
-            return db.execute("UPDATE events SET lease_until=NULL WHERE state=?",
-                              (EventState.PROCESSING,)).rowcount
+        return self.db.execute("UPDATE events SET lease_until=NULL WHERE state=?",
+                               (EventState.PROCESSING.value,)).rowcount
 
     # --- reads ------------------------------------------------------------------------------
 
     def get(self, event_id: str) -> Event | None:
-        row = self._conn().execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone()
+        row = self.db.execute("SELECT * FROM events WHERE id=?", (event_id,)).fetchone()
         return Event.from_row(row) if row else None
 
     def find(self, vendor: str, dedup_key: str) -> str | None:
         """The id of the event stored under ``(vendor, dedup_key)``, if any (the unique index)."""
-        row = self._conn().execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
-                                   (vendor, dedup_key)).fetchone()
+        row = self.db.execute("SELECT id FROM events WHERE vendor=? AND dedup_key=?",
+                              (vendor, dedup_key)).fetchone()
         return row["id"] if row else None
-
-    def max_rowid(self) -> int:
-        """The newest row's rowid (0 when empty): where a dispatcher starts following the table."""
-        return self._conn().execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchone()[0]
-
-    def received_after(self, rowid: int, *, limit: int = 500) -> tuple[int, int, list[str]]:
-        """Of the next ``limit`` rows appended after ``rowid`` (commit order: the writer is
-        serialised and rows are never deleted, so rowids only grow): ``(rows seen, last rowid,
-        ids of those still received)``. One result row, so one ``sqlite3_step``."""
-        n, last, ids = self._conn().execute(
-            "SELECT COUNT(*), MAX(rowid), group_concat(CASE WHEN state=? THEN id END) FROM"
-            " (SELECT rowid, id, state FROM events WHERE rowid>? ORDER BY rowid LIMIT ?)",
-            (EventState.RECEIVED, rowid, limit)).fetchone()
-        return n, (last if last is not None else rowid), (ids.split(",") if ids else [])
 
     def unfinished(self) -> list[Event]:
         """Events a recovery sweep must re-enqueue (received, retry, or processing with a dead lease)."""
         now = self._clock()
-        rows = self._conn().execute(
+        rows = self.db.execute(
             "SELECT * FROM events WHERE state IN (?, ?) OR (state=? AND (lease_until IS NULL OR lease_until<?))"
-            " ORDER BY created_at", (EventState.RECEIVED, EventState.RETRY, EventState.PROCESSING, now))
+            " ORDER BY created_at", (EventState.RECEIVED.value, EventState.RETRY.value,
+                                     EventState.PROCESSING.value, now))
         return [Event.from_row(r) for r in rows]
 
     def stalled(self, *, grace_s: float = 60.0) -> list[Event]:
         """Unfinished events nobody seems to be handling: received or due for retry more than
-        ``grace_s`` ago, or processing with an expired lease (a worker thread died)."""
+        ``grace_s`` ago, or processing with an expired lease (a worker died)."""
         now = self._clock()
-        rows = self._conn().execute(
+        rows = self.db.execute(
             "SELECT * FROM events WHERE (state=? AND created_at<?) OR (state=? AND next_attempt_at<?)"
             " OR (state=? AND lease_until<?) ORDER BY created_at",
-            (EventState.RECEIVED, now - grace_s, EventState.RETRY, now - grace_s, EventState.PROCESSING, now))
+            (EventState.RECEIVED.value, now - grace_s, EventState.RETRY.value, now - grace_s,
+             EventState.PROCESSING.value, now))
         return [Event.from_row(r) for r in rows]
 
     def events(self, *, vendor: str | None = None, ticket_id: str | None = None,
@@ -385,9 +356,9 @@ class EventStore:
             args.append(since)
         sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
         sql += " ORDER BY created_at" + (f" LIMIT {int(limit)}" if limit else "")
-        for row in self._conn().execute(sql, args):
+        for row in self.db.execute(sql, args):
             yield Event.from_row(row)
 
     def counts_by_state(self) -> dict[str, int]:
-        rows = self._conn().execute("SELECT state, COUNT(*) AS n FROM events GROUP BY state")
+        rows = self.db.execute("SELECT state, COUNT(*) AS n FROM events GROUP BY state")
         return {r["state"]: r["n"] for r in rows}

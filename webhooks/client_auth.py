@@ -60,7 +60,7 @@ def _state(name: str, factory: Any) -> Any:
 
 
 def key_store() -> KeyStore:
-    return _state("keys", lambda: KeyStore.for_instance(settings().instance_dir))
+    return _state("keys", lambda: KeyStore.for_settings(settings()))
 
 
 def limiter() -> RateLimiter:

@@ -1,4 +1,4 @@
-"""Group commit in the request threads: concurrent requests share one SQLite transaction.
+"""Group commit in the request threads: concurrent requests share one database transaction.
 
 The one committer of every app (``triage serve``, ``EmbeddedService``, the demo, the benchmarks):
 each app gets exactly one, from ``runtime.get_committer``, and it commits through
@@ -10,20 +10,20 @@ requests arriving meanwhile queue up, and the leader hands over to the oldest of
 A request is answered 2xx only after the transaction holding its event committed, so the
 durability promise is unchanged while the fsync cost is divided by the batch size, and an
 uncontended request pays no thread hand-off. One leader at a time means one writer at a time,
-without SQLite's sleeping busy handler.
+without SQLite's sleeping busy handler (on PostgreSQL, one round trip per batch per receiver).
 The event row is the request's only durable write: after a commit that created rows the committer
-only wakes the dispatcher (``webhooks.dispatcher``), which enqueues them outside the request (the
-store is the source of truth; the recovery sweep covers a crash before they were enqueued).
+only hands their ids to the dispatcher (``webhooks.dispatcher``), which enqueues them outside the
+request (the store is the source of truth; the recovery sweep covers a crash before they were enqueued).
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from typing import Any, Callable
 
 from plugin.config import Settings
+from plugin.db import store_errors
 from plugin.store import EventStore
 
 from .intake import STORE_UNAVAILABLE, Delivery, Verdict, prepare, stored
@@ -49,11 +49,12 @@ class _Pending:
 
 
 class GroupCommitter:
-    def __init__(self, settings: Settings, store: EventStore, on_commit: Callable[[], None]) -> None:
+    def __init__(self, settings: Settings, store: EventStore, on_commit: Callable[[list[str]], None]) -> None:
         self.settings = settings
         self.store = store
         self._db = store.writer()  # used by one leader at a time: a warm page cache, fewer reads
-        self.on_commit = on_commit  # after a commit that created events: wake the dispatcher
+        self._store_errors = store_errors()
+        self.on_commit = on_commit  # after a commit that created events: their ids to the dispatcher
         self._mutex = threading.Lock()  # guards _queue and _leader
         self._queue: list[_Pending] = []
         self._leader = False
@@ -65,7 +66,7 @@ class GroupCommitter:
         """Parse, guard-check and store one authenticated webhook in this thread (``intake``)."""
         try:
             prepared = prepare(self.settings, self.store, delivery)  # may read the store (dedup window)
-        except sqlite3.Error as exc:
+        except self._store_errors as exc:
             log.error("cannot read the event store: %s", type(exc).__name__)
             return STORE_UNAVAILABLE
         if isinstance(prepared, Verdict):
@@ -93,13 +94,13 @@ class GroupCommitter:
         with self._mutex:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
         successor: _Pending | None = None
-        created = False
+        created: list[str] = []
         try:
             try:
                 results = self.store.add_events([p.item for p in batch], conn=self._db)
                 for p, result in zip(batch, results):
                     p.result = result
-                created = any(c for _, c in results)
+                created = [event_id for event_id, new in results if new]
             except Exception as exc:  # every waiter of this batch gets the error and answers 503
                 for p in batch:
                     p.error = exc
@@ -118,14 +119,14 @@ class GroupCommitter:
             if successor is not None:
                 successor.wake.release()  # done is still False: it becomes the leader
         if created:
-            self._committed()
+            self._committed(created)
         return self._result(mine)
 
-    def _committed(self) -> None:
+    def _committed(self, event_ids: list[str]) -> None:
         try:
-            self.on_commit()
-        except Exception as exc:  # the dispatcher's fallback poll and the sweeps still find the rows
-            log.error("dispatcher wake-up failed: %s", type(exc).__name__)
+            self.on_commit(event_ids)
+        except Exception as exc:  # the sweeps still find the rows
+            log.error("dispatcher hand-off failed: %s", type(exc).__name__)
 
     @staticmethod
     def _result(p: _Pending) -> tuple[str, bool]:

@@ -83,7 +83,7 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
     Failures never raise: they become a retry or a dead event with the reason in ``last_error``.
     """
     store, cfg = ctx.store, ctx.settings
-    event = store.claim(event_id)
+    event = store.claim(event_id, lease_s=cfg.lease_s)
     if event is None:
         current = store.get(event_id)
         if current is None or current.state not in (EventState.RECEIVED, EventState.RETRY):

@@ -32,7 +32,7 @@ def _get(name: str, factory):
 
 
 def get_store() -> EventStore:
-    return _get("store", lambda: EventStore(settings().db_path, synchronous=settings().store_synchronous))
+    return _get("store", lambda: EventStore(settings().database, synchronous=settings().store_synchronous))
 
 
 def get_queue():
@@ -56,10 +56,11 @@ def get_dispatcher():
 
 
 def get_committer():
-    """The app's one committer (group commit in the request threads); each commit wakes the dispatcher."""
+    """The app's one committer (group commit in the request threads); each commit hands its new ids
+    to the dispatcher."""
     from .committer import GroupCommitter
 
     def make():
         dispatcher = get_dispatcher()  # resolved here: the committer runs outside any app context
-        return GroupCommitter(settings(), get_store(), dispatcher.wake)
+        return GroupCommitter(settings(), get_store(), dispatcher.handoff)
     return _get("committer", make)

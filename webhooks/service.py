@@ -35,9 +35,10 @@ def waitress_body_cap(settings: Settings) -> int:
 def build(settings: Settings, *, context_factory: Callable | None = None) -> tuple[Flask, TriageQueue]:
     """The production app with its queue, dispatcher and committer, after a recovery sweep.
 
-    The dispatcher starts before the sweep: it follows rows committed from then on, the sweep
+    The dispatcher starts before the sweep: it gets the rows committed from then on, the sweep
     covers the older ones (an event both see is enqueued twice, which is harmless: ``claim``).
-    A sole SQLite consumer may release stale leases (nobody else can be processing).
+    Only the embedded deployment (SQLite store and queue: the sole consumer) releases stale leases;
+    with PostgreSQL or Redis another host may be processing, and its leases expire on their own.
     """
     from . import create_app
     from .queue import make_queue
@@ -48,7 +49,7 @@ def build(settings: Settings, *, context_factory: Callable | None = None) -> tup
         queue = make_queue(settings, store=get_store(), context_factory=context_factory)
         app.extensions["triage"]["queue"] = queue
         get_committer()  # and the dispatcher it wakes
-    queue.sweep(release_leases=settings.queue_backend == "sqlite")
+    queue.sweep(release_leases=settings.embedded)
     return app, queue
 
 
@@ -92,7 +93,8 @@ def serve(settings: Settings, *, announce=print) -> int:
     http = threading.Thread(target=server.run, name="http", daemon=True)
     http.start()
     announce(f"triage serve: listening on http://{settings.host}:{server.effective_port} "
-             f"(queue {settings.queue_backend}, {settings.workers} workers, instance {settings.instance_dir})")
+             f"(queue {settings.queue_backend}, store {_store_kind(settings)}, {settings.workers} workers,"
+             f" instance {settings.instance_dir})")
     consumer = queue.consumer(settings.workers, embedded=False, graceful_signal="TERM")
     try:
         consumer.run()  # main thread: owns the signal handlers
@@ -102,18 +104,25 @@ def serve(settings: Settings, *, announce=print) -> int:
     return 0
 
 
+def _store_kind(settings: Settings) -> str:
+    """For the start-up line: never the URL (it may hold a password)."""
+    return "postgresql" if settings.database_url is not None else "sqlite"
+
+
 def work(settings: Settings, *, announce=print) -> int:
     """A standalone consumer (Redis deployments run several). New events reach its queue through
-    the dispatcher of the ``triage serve`` that stored them (the store is one SQLite file, so
-    receiver and workers share a host); its start-up sweep re-enqueues unfinished ones."""
+    the dispatcher of the ``triage serve`` that stored them; with the SQLite store it shares that
+    receiver's host (the store file), with PostgreSQL it runs anywhere that reaches the database and
+    Redis. Its start-up sweep re-enqueues unfinished events without stealing live leases."""
     from plugin.store import EventStore
 
     from .queue import make_queue
 
-    queue = make_queue(settings, store=EventStore(settings.db_path, synchronous=settings.store_synchronous))
+    queue = make_queue(settings, store=EventStore(settings.database, synchronous=settings.store_synchronous))
     queue.sweep(release_leases=False)
     queue.context()
-    announce(f"triage worker: {settings.workers} workers on {settings.queue_backend} queue")
+    announce(f"triage worker: {settings.workers} workers on {settings.queue_backend} queue,"
+             f" store {_store_kind(settings)}")
     queue.consumer(settings.workers, embedded=False, graceful_signal="TERM").run()
     return 0
 

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _store() -> KeyStore:
-    return KeyStore.for_instance(load_settings().instance_dir)
+    return KeyStore.for_settings(load_settings())
 
 
 def _create(args: argparse.Namespace) -> int:

@@ -53,10 +53,14 @@ def make_settings(tmp_path: Path, zd: ZendeskSimulator | None = None, fd: Freshd
 
 
 @pytest.fixture
-def service_factory(tmp_path):
+def service_factory(tmp_path, request):
+    """Start ``EmbeddedService``s; a test that also asks for ``database_url`` runs on each store backend."""
     started: list[EmbeddedService] = []
+    url = request.getfixturevalue("database_url") if "database_url" in request.fixturenames else None
 
     def start(zd=None, fd=None, *, consume: bool = True, **overrides) -> EmbeddedService:
+        if url is not None:
+            overrides.setdefault("database_url", url)
         svc = EmbeddedService(make_settings(tmp_path, zd, fd, **overrides)).start(consume=consume)
         started.append(svc)
         return svc
@@ -95,8 +99,9 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float = 20.0, step_s: flo
     return predicate()
 
 
-def service_env(tmp: Path, zd=None, fd=None, **extra: str) -> dict[str, str]:
-    """Environment for a ``triage serve``/``worker`` child: only TRIAGE_* values we choose."""
+def service_env(tmp: Path, zd=None, fd=None, *, database_url: str | None = None, **extra: str) -> dict[str, str]:
+    """Environment for a ``triage serve``/``worker`` child: only TRIAGE_* values we choose
+    (``database_url``: the PostgreSQL store, else the SQLite file in the instance dir)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TRIAGE_", "OPENAI_"))}
     env.update({"TRIAGE_INSTANCE_DIR": str(tmp / "instance"), "TRIAGE_CLASSIFIER": "fallback",
                 "TRIAGE_ZENDESK_SIGNING_SECRET": ZD_SECRET, "TRIAGE_FRESHDESK_WEBHOOK_SECRET": FD_SECRET,
@@ -106,6 +111,8 @@ def service_env(tmp: Path, zd=None, fd=None, **extra: str) -> dict[str, str]:
                     "TRIAGE_ZENDESK_API_TOKEN": zd.api_token})
     if fd is not None:
         env.update({"TRIAGE_FRESHDESK_BASE_URL": fd.base_url, "TRIAGE_FRESHDESK_API_KEY": fd.api_key})
+    if database_url is not None:
+        env["TRIAGE_DATABASE_URL"] = database_url
     env.update(extra)
     return env
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from plugin.store import EventStore
 from webhooks.dispatcher import Dispatcher
 
 from .conftest import post_zendesk, wait_for
 
 
-def test_accepted_events_reach_the_queue_without_request_time_enqueue(zd, service_factory):
+def test_accepted_events_reach_the_queue_without_request_time_enqueue(zd, service_factory, database_url):
     svc = service_factory(zd, consume=False)
     t0 = time.monotonic()
     for tid in range(1, 6):
@@ -20,9 +22,8 @@ def test_accepted_events_reach_the_queue_without_request_time_enqueue(zd, servic
     assert svc.store.counts_by_state() == {"received": 5}  # the row is not touched again
 
 
-def test_enqueue_failure_keeps_the_cursor_and_retries(tmp_path):
-    store = EventStore(tmp_path / "e.sqlite3")
-    store.add_event("zendesk", "1", "before")  # older rows are the recovery sweep's business
+def test_enqueue_failure_keeps_the_ids_and_retries(store_target):
+    store = EventStore(store_target)
     got: list[str] = []
     fail = [True]
 
@@ -32,20 +33,32 @@ def test_enqueue_failure_keeps_the_cursor_and_retries(tmp_path):
             raise ConnectionError("redis down")
         got.extend(ids)
 
-    d = Dispatcher(store, enqueue_many, poll_s=0.05).start()
+    d = Dispatcher(store, enqueue_many).start()
     try:
         new = [store.add_event("zendesk", str(i), f"k{i}")[0] for i in range(2, 5)]
-        d.wake()
+        d.handoff(new)
         assert wait_for(lambda: got == new, 5, 0.01), got
-        store.add_event("zendesk", "2", "k2")  # a duplicate creates no row, so nothing new to enqueue
-        d.wake()
+        d.handoff([])  # a batch of duplicates created nothing: nothing new to enqueue
         time.sleep(0.2)
         assert got == new
     finally:
         d.stop()
 
 
-def test_event_stored_but_never_dispatched_is_recovered_once(tmp_path, zd, service_factory):
+@pytest.mark.postgres
+def test_two_receivers_each_dispatch_exactly_their_own_commits(tmp_path, zd, service_factory, postgres_url):
+    """Several receivers on one PostgreSQL store: each queues the rows it committed, once (no
+    cursor over the shared table that could skip a late commit or queue another's rows)."""
+    a, b = (service_factory(zd, consume=False, database_url=postgres_url, instance_dir=tmp_path / name)
+            for name in ("a", "b"))
+    for n in range(20):
+        assert post_zendesk((a if n % 2 else b).base_url, {"ticket_id": str(100 + n)}).status_code == 202
+    assert wait_for(lambda: len(a.queue.huey) == 10 and len(b.queue.huey) == 10, 5, 0.01)
+    time.sleep(0.1)
+    assert len(a.queue.huey) == len(b.queue.huey) == 10 and a.store.counts_by_state() == {"received": 20}
+
+
+def test_event_stored_but_never_dispatched_is_recovered_once(tmp_path, zd, service_factory, database_url):
     """A kill between commit and enqueue: the row stays `received`; the next start's sweep queues it."""
     svc = service_factory(zd, consume=False)
     svc.dispatcher.stop()  # as if the process died right after the commit
