@@ -9,6 +9,10 @@ them into a training file and ``triage retrain`` uses them.
 
 Corrections live in their own table in the same database as the event store (the SQLite file, or
 PostgreSQL with ``database_url``).
+
+The same hook feeds the rollout audit (``plugin.rollout``): on a ticket left to agents (shadow
+mode, the manual A/B group) every category an agent sets is recorded, agreeing with ours or not,
+and on any ticket we classified a solved/closed status is recorded with its time.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .db import Database, migrate, open_database
 from .helpdesk.tags import category_tag
 from .normalize import normalize_bounded
 from .redact import redact
+from .rollout import DONE_STATUSES, RolloutStore
 from .store import EventState, EventStore
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,7 @@ CREATE TABLE IF NOT EXISTS corrections (
 CREATE INDEX IF NOT EXISTS corrections_time ON corrections (created_at)
 """]
 _WRITTEN = (EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW)
+_CLASSIFIED = (*_WRITTEN, EventState.SHADOW)
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,13 @@ class CorrectionStore:
 
 
 def agent_label(tags: Iterable[str] | None, category: str | None, labels: list[str], *, prefix: str,
-                our_label: str) -> tuple[str, str] | None:
+                our_label: str | None) -> tuple[str, str] | None:
     """The category the agent chose, and where it was seen (``field`` or ``tag``), if it differs.
 
     The category field wins when set. Otherwise a category tag (``<prefix><label>``) other than
     ours means the agent chose that label (they usually also remove ours, but need not).
     Suggest and needs-review tags are ours, not an agent's choice, so they never count.
+    ``our_label=None`` (we wrote nothing: shadow mode): any category the agent set.
     """
     names = set(labels)
     if category:
@@ -128,8 +135,10 @@ def agent_label(tags: Iterable[str] | None, category: str | None, labels: list[s
 
 def note_agent_edit(settings: Settings, events: EventStore, labels: list[str] | None, *, vendor: str, ticket_id: str,
                     tags: list[str] | None, category: str | None = None, text: str | None = None,
-                    corrections: CorrectionStore | None = None) -> Correction | None:
-    """Called for a ticket update on a ticket we already classified; records a correction if any.
+                    status: str | None = None, corrections: CorrectionStore | None = None,
+                    rollout: RolloutStore | None = None) -> Correction | None:
+    """Called for a ticket update on a ticket we already classified; records a correction if any,
+    and the agent's label and a solved/closed status as rollout activity.
 
     Never raises: a failure here must not fail the webhook or the job (it is logged).
 
@@ -141,18 +150,27 @@ def note_agent_edit(settings: Settings, events: EventStore, labels: list[str] | 
         tags: the ticket's current tags.
         category: the ticket's current category field value, if the vendor sent it.
         text: the ticket's text, if at hand; stored redacted (never raw).
+        status: the ticket's status, if known (solved/closed ends the handling time).
     """
     try:
         ours = None
         for ev in events.events(vendor=vendor, ticket_id=str(ticket_id)):
-            if ev.label is not None and ev.state in _WRITTEN:
-                ours = ev  # the latest outcome we wrote
+            if ev.label is not None and ev.state in _CLASSIFIED:
+                ours = ev  # the latest outcome we wrote (or, in shadow, recorded)
         if ours is None:
             return None
         labels = labels if labels is not None else taxonomy_labels(settings)
-        found = agent_label(tags, category, labels, prefix=settings.tag_prefix, our_label=ours.label)
-        if found is None:
-            return None
+        shadow = ours.state == EventState.SHADOW
+        found = agent_label(tags, category, labels, prefix=settings.tag_prefix,
+                            our_label=None if shadow else ours.label)
+        activity = rollout or RolloutStore(settings.database)
+        if status and status.lower() in DONE_STATUSES:
+            activity.note_activity(vendor=vendor, ticket_id=str(ticket_id), kind="status", value=status.lower())
+        if found is not None:
+            activity.note_activity(vendor=vendor, ticket_id=str(ticket_id), kind="label", value=found[0],
+                                   source=found[1])
+        if found is None or found[0] == ours.label:
+            return None  # nothing chosen, or (shadow) the agent agreed with us: not a correction
         store = corrections or CorrectionStore(settings.database)
         redacted = redact(normalize_bounded(text)[0]).text if text else ""
         c = store.add(vendor=vendor, ticket_id=str(ticket_id), our_label=ours.label, agent_label=found[0],

@@ -165,6 +165,21 @@ def mcnemar(correct_a: list[bool], correct_b: list[bool]) -> McNemar:
     return McNemar(b, c, float(p_exact), float(chi2), float(p_chi2))
 
 
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion (95 % for ``z=1.96``); ``(0, 1)`` for no trials.
+
+    Used for agreement and precision on the few tickets agents label in a shadow week: unlike the
+    normal approximation it stays inside [0, 1] and is honest at 0 or n successes.
+    """
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def percentile(values: Iterable[float], q: float) -> float:
     """The ``q``-th percentile (0-100, linear interpolation; 0.0 for no values).
 

@@ -106,13 +106,15 @@ class ZendeskSimulator(HelpdeskSimulator):
             return dict(ticket)
 
     def agent_update(self, ticket_id: int, *, add_tags: list[str] = (), status: str | None = None) -> None:
-        """An agent edits the ticket in the UI (bumps updated_at; not counted as an API write)."""
+        """An agent edits the ticket in the UI (bumps updated_at, fires the update triggers as
+        Zendesk does; not counted as an API write)."""
         with self.lock:
             t = self.tickets[ticket_id]
             t["tags"] = normalize_tags(t["tags"] + list(add_tags))
             if status:
                 t["status"] = status
             t["updated_at"] = self._stamp(t)
+            self._fire(t, created=False)
 
     def inject_conflict(self, ticket_id: int, agent_tag: str = "agent_edit") -> None:
         """Before the next safe update of this ticket, an agent adds ``agent_tag`` (→ 409)."""

@@ -8,6 +8,11 @@ deleted: their secrets are not stored, so they could only ever deliver refused w
 The secret is written to ``instance/triage.toml`` (mode 0600, ``plugin.instance``) only after
 the vendor has confirmed every call. A failed run stores nothing, and the next run picks up the
 objects it did create. With ``dry_run`` the calls are returned for printing and nothing is sent.
+
+Shadow mode and the A/B split (``plugin.rollout``) need to see what agents do afterwards: on
+Zendesk a second trigger (``AGENT_RULE_TITLE``) sends ticket updates that carry a category tag or
+reach ``solved``. It is installed when the settings leave tickets to agents, and kept when the
+admin later switches to live (it then only brings agents' corrections).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from plugin.instance import update_instance_file
 
 WEBHOOK_NAME = "AI triage"
 RULE_TITLE = "AI triage: classify new tickets"
+AGENT_RULE_TITLE = "AI triage: agents' labels (shadow / A/B)"
 ZENDESK_TRIGGER_BODY = {
     "source": "zendesk", "ticket_id": "{{ticket.id}}", "subject": "{{ticket.title}}",
     "description": "{{ticket.description}}", "tags": "{{ticket.tags}}", "status": "{{ticket.status}}",
@@ -108,8 +114,25 @@ def _upsert(api: _Api, existing: list[dict], collection: str, envelope: str | No
     return str(keep["id"])
 
 
+def _leaves_tickets_to_agents(settings: Settings) -> bool:
+    return settings.rollout_mode == "shadow" or settings.ab_live_share < 1.0
+
+
+def _agent_trigger(settings: Settings, wid: str) -> dict:
+    """Updates that carry any category tag, or reach solved: where agents' own routing shows."""
+    from plugin.corrections import taxonomy_labels
+    from plugin.helpdesk.tags import category_tag
+
+    tags = " ".join(category_tag(settings.tag_prefix, name) for name in taxonomy_labels(settings))
+    return {"title": AGENT_RULE_TITLE, "active": True,
+            "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Change"}],
+                           "any": [{"field": "current_tags", "operator": "includes", "value": tags},
+                                   {"field": "status", "operator": "is", "value": "solved"}]},
+            "actions": [{"field": "notification_webhook", "value": [wid, json.dumps(ZENDESK_TRIGGER_BODY)]}]}
+
+
 def install_zendesk(settings: Settings, *, dry_run: bool = False) -> Plan:
-    """Find or create the webhook, read its signing secret, find or create the trigger, store."""
+    """Find or create the webhook, read its signing secret, find or create the trigger(s), store."""
     if not (settings.zendesk_base_url and settings.zendesk_email and settings.zendesk_api_token):
         raise ConfigError("zendesk_base_url, zendesk_email and zendesk_api_token are required")
     hook = {"name": WEBHOOK_NAME, "status": "active", "endpoint": _endpoint(settings, "zendesk"),
@@ -128,6 +151,10 @@ def install_zendesk(settings: Settings, *, dry_run: bool = False) -> Plan:
         ("GET", "/api/v2/webhooks/{id}/signing_secret", None), ("GET", "/api/v2/triggers", None),
         ("POST /api/v2/triggers, or PUT", "/api/v2/triggers/{id} (found by title)", {"trigger": trigger("{id}")})],
         {"zendesk_signing_secret": "***"})
+    agents = _leaves_tickets_to_agents(settings)
+    if agents:
+        plan.calls.append(("POST /api/v2/triggers, or PUT", "/api/v2/triggers/{id} (found by title)",
+                           {"trigger": _agent_trigger(settings, "{id}")}))
     if dry_run:
         return plan
     auth = (f"{settings.zendesk_email}/token", settings.zendesk_api_token.get_secret_value())
@@ -136,8 +163,11 @@ def install_zendesk(settings: Settings, *, dry_run: bool = False) -> Plan:
                 if w.get("name") == WEBHOOK_NAME]
         wid = _upsert(api, ours, "/api/v2/webhooks", "webhook", hook)
         secret = api.call("GET", f"/api/v2/webhooks/{wid}/signing_secret")["signing_secret"]["secret"]
-        triggers = [t for t in api.pages("/api/v2/triggers", "triggers") if t.get("title") == RULE_TITLE]
-        _upsert(api, triggers, "/api/v2/triggers", "trigger", trigger(wid))
+        listed = list(api.pages("/api/v2/triggers", "triggers"))
+        _upsert(api, [t for t in listed if t.get("title") == RULE_TITLE], "/api/v2/triggers", "trigger", trigger(wid))
+        if agents:
+            _upsert(api, [t for t in listed if t.get("title") == AGENT_RULE_TITLE], "/api/v2/triggers", "trigger",
+                    _agent_trigger(settings, wid))
     update_instance_file(settings.instance_dir, {"zendesk_signing_secret": secret})
     return plan
 

@@ -75,7 +75,8 @@ def prepare(settings: Settings, store: EventStore, delivery: Delivery, *,
         return rejection(422 if "unsupported event" in str(exc) else 400, str(exc))
     if event.tags and _guard_tag(settings.guard_tag) in event.tags:
         note_agent_edit(settings, store, None, vendor=event.vendor, ticket_id=event.ticket_id, tags=event.tags,
-                        category=event.extra.get("category"), text=event.text)  # best effort, never raises
+                        category=event.extra.get("category"), text=event.text,
+                        status=event.status)  # best effort, never raises
         return Verdict(200, '{"reason":"guard tag present: already classified","status":"ignored"}\n',
                        "ignored_guard")
     key, previous_window_key = dedup_key(event, data, delivery.body, now=time.time() if now is None else now)

@@ -5,6 +5,10 @@ Exactly-once write-back under crashes comes from three facts:
 2. the classification is stored *before* writing back, so a re-run reuses it;
 3. write-back skips the PUT when the ticket already carries what we want.
 A crash anywhere therefore either repeats harmless reads or finds the write already done.
+
+Rollout (``plugin.rollout``): a ticket of the ``manual`` group (shadow mode, or outside the A/B
+live share) is classified and recorded but nothing is written (at most the one internal shadow
+tag the admin opted into); a later update of such a ticket is where agents' own labels are seen.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from plugin.helpdesk.tags import category_tag, owned_tags, safe_tag, wanted_tags
 from plugin.helpdesk.ticket import HelpdeskClient
 from plugin.helpdesk.transport import NotFoundError
 from plugin.result import Decision, Result
-from plugin.store import EventState, EventStore
+from plugin.rollout import MANUAL, RolloutStore, answer_path, group_for, shadow_tag
+from plugin.store import Event, EventState, EventStore
 
 log = logging.getLogger("webhooks.jobs")
 
@@ -59,6 +64,12 @@ class JobContext:
     labels: list[str]
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     on_finish: Callable[[str, EventState], None] | None = None
+    rollout: RolloutStore | None = None  # opened on first use beside the event store
+
+    def rollout_store(self) -> RolloutStore:
+        if self.rollout is None:
+            self.rollout = RolloutStore(self.settings.database)
+        return self.rollout
 
     @classmethod
     def from_settings(cls, settings: Settings, store: EventStore) -> "JobContext":
@@ -101,6 +112,11 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
                 note_agent_edit(cfg, store, ctx.labels, vendor=event.vendor, ticket_id=event.ticket_id,
                                 tags=ticket.tags, text=ticket.text)  # an agent's re-label (best effort)
                 return _finish(ctx, event_id, event.vendor, EventState.SKIPPED, error="already classified (guard tag)")
+            if _shadowed_before(store, event):  # an update of a ticket we left to agents
+                note_agent_edit(cfg, store, ctx.labels, vendor=event.vendor, ticket_id=event.ticket_id,
+                                tags=ticket.tags, status=ticket.status, rollout=ctx.rollout_store())
+                return _finish(ctx, event_id, event.vendor, EventState.SKIPPED,
+                               error="update of a manual (shadow) ticket: agent labels recorded")
             if ticket.status == "closed":
                 return _finish(ctx, event_id, event.vendor, EventState.SKIPPED, error="ticket closed")
             result = ctx.classify(ticket.text, ticket.subject or None)
@@ -111,7 +127,13 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
                 prompt_tokens=result.prompt_tokens if result.llm_called else 0,
                 completion_tokens=result.completion_tokens,
                 latency_ms=result.latency_ms)
+            ctx.rollout_store().record_ticket(
+                event_id, vendor=event.vendor, ticket_id=event.ticket_id, path=answer_path(result),
+                grp=group_for(cfg, event.vendor, event.ticket_id), text=result.redacted_text)
             label, decision = result.label, str(result.decision)
+        handled = ctx.rollout_store().ticket(event_id)  # the group chosen when it was classified
+        if (handled.grp if handled else group_for(cfg, event.vendor, event.ticket_id)) == MANUAL:
+            return _finish(ctx, event_id, event.vendor, EventState.SHADOW, tags=_shadow_write(ctx, event, label))
         wanted = wanted_tags(label, decision, prefix=cfg.tag_prefix, guard_tag=cfg.guard_tag,
                              needs_review_tag=cfg.needs_review_tag)
         owned = owned_tags(ctx.labels, prefix=cfg.tag_prefix, needs_review_tag=cfg.needs_review_tag)
@@ -144,6 +166,23 @@ def run_event(ctx: JobContext, event_id: str) -> float | None:
             return _finish(ctx, event_id, event.vendor, EventState.DEAD, error=error)
         store.schedule_retry(event_id, delay_s=delay, error=error)
         return delay
+
+
+def _shadowed_before(store: EventStore, event: Event) -> bool:
+    """Whether an earlier event of this ticket was classified and left to agents (manual group)."""
+    return any(ev.state == EventState.SHADOW and ev.id != event.id
+               for ev in store.events(vendor=event.vendor, ticket_id=event.ticket_id))
+
+
+def _shadow_write(ctx: JobContext, event: Event, label: str) -> list[str]:
+    """Nothing, or (``shadow_tag = true``) only our one internal shadow tag; returns the tags written."""
+    cfg = ctx.settings
+    if not cfg.shadow_tag:
+        return []
+    owned = {shadow_tag(cfg.tag_prefix, name) for name in ctx.labels}
+    wanted = [shadow_tag(cfg.tag_prefix, label)]
+    ctx.clients[event.vendor].write_back(event.ticket_id, wanted, owned, None)
+    return wanted
 
 
 def _finish(ctx: JobContext, event_id: str, vendor: str, state: EventState, *,

@@ -1,4 +1,5 @@
-"""`triage report --since 7d`: live quality from the event store, with warnings when rules are crossed."""
+"""`triage report --since 7d`: live quality from the event store, with warnings when rules are crossed,
+and the rollout audit (agreement with agents, would-be auto-apply, recommended thresholds, A/B)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import json
 import time
 from dataclasses import asdict
 
+from ..agreement import render_rollout_text, rollout_summary
 from ..config import load_settings
 from ..corrections import CorrectionStore
 from ..monitoring import load_distribution, parse_since, window_stats
 from ..registry import active_model_dir
+from ..rollout import RolloutStore
 from ..store import EventStore
 from ..taxonomy import load_taxonomy
 
@@ -29,12 +32,14 @@ def run(args: argparse.Namespace) -> int:
         since_s = parse_since(args.since)
     except ValueError as exc:
         raise SystemExit(f"triage report: {exc}") from None
-    n_corr = len(CorrectionStore(settings.db_path).list(since=time.time() - since_s))
+    corrections = CorrectionStore(settings.database).list(since=time.time() - since_s)
     training = load_distribution(active_model_dir(settings))
-    s = window_stats(EventStore(settings.db_path), since_s=since_s, other=load_taxonomy(settings.taxonomy).other,
-                     training=training, corrections=n_corr)
+    events, taxonomy = EventStore(settings.database), load_taxonomy(settings.taxonomy)
+    s = window_stats(events, since_s=since_s, other=taxonomy.other, training=training, corrections=len(corrections))
+    rollout = rollout_summary(events, RolloutStore(settings.database), corrections, taxonomy,
+                              mode=settings.rollout_mode, ab_live_share=settings.ab_live_share, since_s=since_s)
     if args.json:
-        print(json.dumps(asdict(s), indent=2))
+        print(json.dumps({**asdict(s), "rollout": rollout.as_dict()}, indent=2))
         return 0
     cost = (s.prompt_tokens * settings.price_per_1k_prompt_tokens
             + s.completion_tokens * settings.price_per_1k_completion_tokens) / 1000
@@ -52,4 +57,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING: {w}")
     if not s.warnings:
         print("no warnings" if s.n >= 20 else "too few tickets for warnings")
+    print("\n".join(render_rollout_text(rollout)))
     return 0
