@@ -323,12 +323,11 @@ class EventStore:
         return row["id"] if row else None
 
     def unfinished(self) -> list[Event]:
-        """Events a recovery sweep must re-enqueue (received, retry, or processing with a dead lease)."""
-        now = self._clock()
-        rows = self.db.execute(
-            "SELECT * FROM events WHERE state IN (?, ?) OR (state=? AND (lease_until IS NULL OR lease_until<?))"
-            " ORDER BY created_at", (EventState.RECEIVED.value, EventState.RETRY.value,
-                                     EventState.PROCESSING.value, now))
+        """Every event a recovery sweep must look at: received, retry, or processing. An event
+        processing under a live lease may belong to a worker that just died (another host's,
+        or this host's before a restart); the sweep re-checks it when the lease expires."""
+        rows = self.db.execute("SELECT * FROM events WHERE state IN (?, ?, ?) ORDER BY created_at",
+                               (EventState.RECEIVED.value, EventState.RETRY.value, EventState.PROCESSING.value))
         return [Event.from_row(r) for r in rows]
 
     def stalled(self, *, grace_s: float = 60.0) -> list[Event]:

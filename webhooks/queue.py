@@ -20,7 +20,7 @@ from huey.consumer import Consumer
 
 from plugin.config import Settings
 from plugin.private_files import private_file
-from plugin.store import EventStore
+from plugin.store import EventState, EventStore
 
 from .jobs import JobContext, run_event
 
@@ -30,8 +30,9 @@ TASK_NAME = "triage.process_event"
 POLL_INITIAL_S = 0.005
 POLL_BACKOFF = 1.5
 POLL_MAX_S = 0.025
-STALL_GRACE_S = 60.0
-_HOST_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))  # an event untouched this long is re-enqueued by the periodic sweep
+STALL_GRACE_S = 60.0  # an event untouched this long is re-enqueued by the periodic sweep
+LEASE_MARGIN_S = 0.5  # re-check a leased event this long after its lease ran out
+_HOST_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -84,13 +85,17 @@ class TriageQueue:
             self.enqueue_event(event_id)
 
     def sweep(self, *, release_leases: bool = False) -> int:
-        """Re-enqueue every unfinished event. ``release_leases`` only for the sole consumer."""
+        """Re-enqueue every unfinished event; one processing under a live lease (its worker may have
+        died) when the lease runs out. ``release_leases`` only for the sole consumer."""
         if release_leases:
             self.store.release_all()
         events = self.store.unfinished()
         now = time.time()
-        for event in events:  # a parked retry keeps its backoff / Retry-After
-            wait = (event.next_attempt_at or 0) - now
+        for event in events:  # a parked retry keeps its backoff / Retry-After; a lease runs out first
+            if event.state == EventState.PROCESSING:
+                wait = (event.lease_until or 0) - now + LEASE_MARGIN_S
+            else:
+                wait = (event.next_attempt_at or 0) - now
             self.enqueue_event(event.id, delay=wait if wait > 0 else None)
         if events:
             log.info("recovery sweep re-enqueued %d unfinished events", len(events))

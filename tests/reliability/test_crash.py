@@ -20,7 +20,7 @@ EVENTS = int(os.environ.get("TRIAGE_RELIABILITY_CRASH_EVENTS", "240"))
 KILLS = 3
 
 
-def test_random_kill9_mixed_vendors_exactly_once(tmp_path, zd, fd, processes):
+def test_random_kill9_mixed_vendors_exactly_once(tmp_path, zd, fd, processes, database_url):
     seed = int(os.environ.get("TRIAGE_RELIABILITY_SEED", str(int(time.time()))))
     rng = random.Random(seed)
     print(f"crash seed {seed}")
@@ -28,7 +28,7 @@ def test_random_kill9_mixed_vendors_exactly_once(tmp_path, zd, fd, processes):
     for sim in sims.values():
         sim.rate_limit_per_minute = 1_000_000
         sim.latency_s = 0.003  # API calls take a moment, so kills land inside jobs
-    env = service_env(tmp_path, zd, fd)
+    env = service_env(tmp_path, zd, fd, database_url=database_url, TRIAGE_LEASE_S="5")
     ledger = Ledger()
     for round_ in range(KILLS):
         svc = processes(tmp_path, env)
@@ -47,7 +47,7 @@ def test_random_kill9_mixed_vendors_exactly_once(tmp_path, zd, fd, processes):
     stop = threading.Event()
     send_load(svc.url, sims, ledger, stop, limit=EVENTS, zd_secret=ZD_SECRET, fd_secret=FD_SECRET, deadline_s=120)
     assert wait_for(lambda: all(tagged(sims[v], tid) for v, tid in ledger.accepted), 120, 0.2), verdict(sims, ledger)
-    store = EventStore(tmp_path / "instance" / "triage.sqlite3")
+    store = EventStore(database_url or tmp_path / "instance" / "triage.sqlite3")
     assert wait_for(lambda: all(e.state.finished for e in store.events()), 60, 0.2)
     assert svc.terminate() == 0, svc.output[-2000:]
     figures = verdict(sims, ledger)

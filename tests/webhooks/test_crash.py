@@ -28,13 +28,15 @@ def _send_until_error(url: str, zd, accepted: list[int], sent: list[int], stop: 
     session.close()
 
 
-def test_kill_minus_nine_mid_load_exactly_once(tmp_path, zd):
+def test_kill_minus_nine_mid_load_exactly_once(tmp_path, zd, database_url):
     zd.latency_s = 0.005  # every API call takes a little while, so kills land mid-job
     zd.write_reply_latency_s = 0.03  # ...and often after a PUT was applied but before its reply arrived
     accepted: list[int] = []
     sent: list[int] = []
+    # a short lease: on PostgreSQL a killed worker's events wait for it (no other host's lease is released)
+    env = service_env(tmp_path, zd, database_url=database_url, TRIAGE_LEASE_S="5")
     for target in (15, 35, 60):
-        svc = TriageProcess(tmp_path, service_env(tmp_path, zd))
+        svc = TriageProcess(tmp_path, env)
         stop = threading.Event()
         sender = threading.Thread(target=_send_until_error, args=(svc.url, zd, accepted, sent, stop))
         sender.start()
@@ -42,10 +44,10 @@ def test_kill_minus_nine_mid_load_exactly_once(tmp_path, zd):
         svc.kill9()  # no chance to finish anything
         stop.set()
         sender.join(30)
-    svc = TriageProcess(tmp_path, service_env(tmp_path, zd))  # the recovery sweep re-enqueues whatever was unfinished
+    svc = TriageProcess(tmp_path, env)  # the recovery sweep re-enqueues whatever was unfinished
     guard = "triage_classified"
     assert wait_for(lambda: all(guard in zd.ticket(tid)["tags"] for tid in accepted), 90), "accepted events lost"
-    store = EventStore(tmp_path / "instance" / "triage.sqlite3")
+    store = EventStore(database_url or tmp_path / "instance" / "triage.sqlite3")
     assert wait_for(lambda: all(e.state.finished for e in store.events()), 30)
     assert svc.terminate() == 0  # graceful stop on SIGTERM
     assert len(accepted) >= 60

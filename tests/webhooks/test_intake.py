@@ -18,7 +18,7 @@ from webhooks.payloads import DEDUP_WINDOW_S, parse_freshdesk, parse_zendesk
 from .conftest import FD_SECRET, make_settings, now_ts, post_freshdesk, post_zendesk, wait_for
 
 
-def test_concurrent_requests_are_all_stored_exactly_once(service_factory):
+def test_concurrent_requests_are_all_stored_exactly_once(service_factory, database_url):
     """8 threads, overlapping tickets (redeliveries inside and across batches): one row per
     distinct body, and every duplicate answer names the stored event."""
     svc = service_factory(consume=False)
@@ -42,7 +42,7 @@ def test_concurrent_requests_are_all_stored_exactly_once(service_factory):
     assert svc.store.counts_by_state() == {"received": 100}
 
 
-def test_a_failing_store_answers_503_and_stores_nothing(service_factory, monkeypatch):
+def test_a_failing_store_answers_503_and_stores_nothing(service_factory, database_url, monkeypatch):
     svc = service_factory(consume=False)
 
     def broken(*args, **kwargs):
@@ -55,7 +55,7 @@ def test_a_failing_store_answers_503_and_stores_nothing(service_factory, monkeyp
     assert post_zendesk(svc.base_url, {"ticket_id": "5", "subject": "Refund"}).status_code == 202  # the retry
 
 
-def test_signed_body_replayed_with_fresh_header_ids_is_stored_once(service_factory):
+def test_signed_body_replayed_with_fresh_header_ids_is_stored_once(service_factory, database_url):
     """The invocation id is not signed: a captured body replayed inside the 300 s window with new
     header ids is the same delivery."""
     svc = service_factory(consume=False)
@@ -68,7 +68,7 @@ def test_signed_body_replayed_with_fresh_header_ids_is_stored_once(service_facto
     assert svc.store.counts_by_state() == {"received": 1}
 
 
-def test_freshdesk_replay_is_stored_once(service_factory):
+def test_freshdesk_replay_is_stored_once(service_factory, database_url):
     """Freshdesk's secret is static, so a delivery can be replayed at any time, re-encoded too
     (JSON spacing, key order, form fields): the same content is one event."""
     svc = service_factory(consume=False)
@@ -85,11 +85,11 @@ def test_freshdesk_replay_is_stored_once(service_factory):
     assert other.status_code == 202  # different content: a different delivery
 
 
-def test_content_hash_key_holds_for_the_window_then_lets_the_same_content_in(tmp_path):
+def test_content_hash_key_holds_for_the_window_then_lets_the_same_content_in(tmp_path, database_url):
     """A content-hash key is a window, not forever: the same body DEDUP_WINDOW_S later may be a
     new update (and inside the window, a replay across the window boundary is still caught)."""
-    settings = make_settings(tmp_path)
-    store = EventStore(settings.db_path)
+    settings = make_settings(tmp_path, database_url=database_url)
+    store = EventStore(settings.database)
     delivery = Delivery("freshdesk", json.dumps({"ticket_id": "8", "ticket_subject": "Late parcel"}).encode())
 
     def deliver(now: float) -> int:
@@ -107,7 +107,7 @@ def test_content_hash_key_holds_for_the_window_then_lets_the_same_content_in(tmp
     assert len(list(store.events())) == 2
 
 
-def test_calendar_date_updated_at_never_merges_two_updates(service_factory):
+def test_calendar_date_updated_at_never_merges_two_updates(service_factory, database_url):
     """``{{ticket.updated_at}}`` renders "February 3, 2025": every update that day shares it."""
     svc = service_factory(consume=False)
     day = "February 3, 2025"
@@ -135,7 +135,7 @@ def test_ticket_prefixed_and_camel_case_field_variants(parse):
     assert parse({"ticketId": 42}).ticket_id == "42"
 
 
-def test_trigger_body_without_text_is_classified_from_the_fetched_ticket(zd, service_factory):
+def test_trigger_body_without_text_is_classified_from_the_fetched_ticket(zd, service_factory, database_url):
     """``ticketId`` only: the job fetches the ticket's text through the API and tags it."""
     svc = service_factory(zd)
     t = zd.create_ticket("Refund", "I was charged twice and want my money back", ["vip"])
@@ -183,12 +183,12 @@ def test_the_metrics_window_scan_uses_an_index(tmp_path):
     assert any("events_created" in row[-1] for row in plan), plan
 
 
-def test_claim_before_next_attempt_at_is_refused(tmp_path):
+def test_claim_before_next_attempt_at_is_refused(tmp_path, store_target):
     """A duplicate queue entry of a parked retry must wait for Retry-After, not retry now."""
     from webhooks.jobs import JobContext, run_event
 
     now = [1000.0]
-    store = EventStore(tmp_path / "s.sqlite3", clock=lambda: now[0])
+    store = EventStore(store_target, clock=lambda: now[0])
     event_id, _ = store.add_event("zendesk", "1", "k")
     assert store.claim(event_id) is not None
     store.schedule_retry(event_id, delay_s=30, error="HTTP 429")

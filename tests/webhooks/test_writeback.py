@@ -44,7 +44,7 @@ def _ctx(tmp_path, zd=None, fd=None, **overrides):
 
     settings = make_settings(tmp_path, zd, fd, **overrides)
     clock = _Clock()
-    store = EventStore(settings.db_path, clock=clock)
+    store = EventStore(settings.database, clock=clock)
     clients = {}
     if zd is not None:
         clients["zendesk"] = ZendeskClient.from_settings(settings)
@@ -73,8 +73,8 @@ class _Clock:
 REFUND = "I was charged twice and I want a refund of my money for the order"
 
 
-def test_zendesk_409_refetches_and_keeps_agent_tag(tmp_path, zd):
-    ctx = _ctx(tmp_path, zd=zd)
+def test_zendesk_409_refetches_and_keeps_agent_tag(tmp_path, zd, database_url):
+    ctx = _ctx(tmp_path, zd=zd, database_url=database_url)
     t = zd.create_ticket("Refund", REFUND, ["vip"])
     zd.inject_conflict(t["id"], agent_tag="agent_escalated")
     event_id, _ = ctx.store.add_event("zendesk", str(t["id"]), "k1")
@@ -85,8 +85,8 @@ def test_zendesk_409_refetches_and_keeps_agent_tag(tmp_path, zd):
     assert ctx.store.get(event_id).state in (EventState.WRITTEN_BACK, EventState.NEEDS_REVIEW)
 
 
-def test_zendesk_429_honours_retry_after_then_succeeds(tmp_path, zd):
-    ctx = _ctx(tmp_path, zd=zd)
+def test_zendesk_429_honours_retry_after_then_succeeds(tmp_path, zd, database_url):
+    ctx = _ctx(tmp_path, zd=zd, database_url=database_url)
     t = zd.create_ticket("Refund", REFUND)
     zd.fail_next("PUT", 429, retry_after=7)
     event_id, _ = ctx.store.add_event("zendesk", str(t["id"]), "k2")
@@ -98,8 +98,8 @@ def test_zendesk_429_honours_retry_after_then_succeeds(tmp_path, zd):
     assert zd.writes[str(t["id"])] == 1 and ctx.store.get(event_id).attempts == 2
 
 
-def test_server_errors_back_off_then_dead_letter(tmp_path, zd):
-    ctx = _ctx(tmp_path, zd=zd, max_attempts=3)
+def test_server_errors_back_off_then_dead_letter(tmp_path, zd, database_url):
+    ctx = _ctx(tmp_path, zd=zd, max_attempts=3, database_url=database_url)
     t = zd.create_ticket("Refund", REFUND)
     zd.fail_next("GET", 503, count=10)
     event_id, _ = ctx.store.add_event("zendesk", str(t["id"]), "k3")
@@ -114,8 +114,8 @@ def test_server_errors_back_off_then_dead_letter(tmp_path, zd):
     assert zd.writes[str(t["id"])] == 0
 
 
-def test_deleted_ticket_skipped_and_closed_not_written(tmp_path, zd):
-    ctx = _ctx(tmp_path, zd=zd)
+def test_deleted_ticket_skipped_and_closed_not_written(tmp_path, zd, database_url):
+    ctx = _ctx(tmp_path, zd=zd, database_url=database_url)
     gone = zd.create_ticket("x", REFUND)
     zd.deleted.add(gone["id"])
     e1, _ = ctx.store.add_event("zendesk", str(gone["id"]), "k4")
@@ -127,9 +127,9 @@ def test_deleted_ticket_skipped_and_closed_not_written(tmp_path, zd):
     assert ctx.store.get(e2).state is EventState.SKIPPED and zd.writes[str(closed["id"])] == 0
 
 
-def test_rerun_after_write_is_a_noop(tmp_path, zd):
+def test_rerun_after_write_is_a_noop(tmp_path, zd, database_url):
     """A crash after the PUT but before the outcome was stored: the re-run must not write again."""
-    ctx = _ctx(tmp_path, zd=zd)
+    ctx = _ctx(tmp_path, zd=zd, database_url=database_url)
     t = zd.create_ticket("Refund", REFUND)
     event_id, _ = ctx.store.add_event("zendesk", str(t["id"]), "k6")
     run_event(ctx, event_id)
@@ -140,8 +140,9 @@ def test_rerun_after_write_is_a_noop(tmp_path, zd):
     assert ctx.store.get(event_id).state.finished
 
 
-def test_freshdesk_read_merge_write_and_category_field(tmp_path, fd):
-    ctx = _ctx(tmp_path, fd=fd, write_category_field=True, freshdesk_category_field="cf_ai_category")
+def test_freshdesk_read_merge_write_and_category_field(tmp_path, fd, database_url):
+    ctx = _ctx(tmp_path, fd=fd, write_category_field=True, freshdesk_category_field="cf_ai_category",
+               database_url=database_url)
     t = fd.create_ticket("Refund", REFUND, ["vip", "triage_billing"])
     fd.agent_update(t["id"], add_tags=["agent_tag"])
     event_id, _ = ctx.store.add_event("freshdesk", str(t["id"]), "k7")
@@ -155,8 +156,9 @@ def test_freshdesk_read_merge_write_and_category_field(tmp_path, fd):
     assert fd.writes[str(t["id"])] == 1
 
 
-def test_freshdesk_validation_error_is_dead_with_reason(tmp_path, fd):
-    ctx = _ctx(tmp_path, fd=fd, write_category_field=True, freshdesk_category_field="cf_unknown")
+def test_freshdesk_validation_error_is_dead_with_reason(tmp_path, fd, database_url):
+    ctx = _ctx(tmp_path, fd=fd, write_category_field=True, freshdesk_category_field="cf_unknown",
+               database_url=database_url)
     t = fd.create_ticket("Refund", "Please refund me, I was charged twice for the same order, money back now")
     event_id, _ = ctx.store.add_event("freshdesk", str(t["id"]), "k8")
     run_event(ctx, event_id)
@@ -167,7 +169,7 @@ def test_freshdesk_validation_error_is_dead_with_reason(tmp_path, fd):
         assert ev.state.finished
 
 
-def test_guard_prevents_loop_end_to_end(service_factory, zd):
+def test_guard_prevents_loop_end_to_end(service_factory, zd, database_url):
     """A trigger that also fires on updates: our own update comes back and is ignored."""
     svc = service_factory(zd)
     auth = (f"{zd.email}/token", zd.api_token)
@@ -188,7 +190,7 @@ def test_guard_prevents_loop_end_to_end(service_factory, zd):
     assert svc.store.counts_by_state() in ({"written_back": 1}, {"needs_review": 1})
 
 
-def test_event_without_api_config_is_dead(service_factory):
+def test_event_without_api_config_is_dead(service_factory, database_url):
     svc = service_factory()
     event_id = post_zendesk(svc.base_url, {"ticket_id": "5"}).json()["event_id"]
     assert wait_for(lambda: svc.store.get(event_id).state.finished)
@@ -196,10 +198,10 @@ def test_event_without_api_config_is_dead(service_factory):
     assert ev.state is EventState.DEAD and ev.last_error == "zendesk API not configured"
 
 
-def test_one_ticket_never_has_two_writers(tmp_path):
+def test_one_ticket_never_has_two_writers(store_target):
     from plugin.store import EventStore
 
-    store = EventStore(tmp_path / "s.sqlite3")
+    store = EventStore(store_target)
     a, _ = store.add_event("zendesk", "9", "a")
     b, _ = store.add_event("zendesk", "9", "b")
     c, _ = store.add_event("zendesk", "10", "c")
@@ -212,11 +214,38 @@ def test_one_ticket_never_has_two_writers(tmp_path):
     assert store.get(a).tags_written == ["triage_refund"] and store.get(a).attempts == 1
 
 
-def test_stalled_events_are_found(tmp_path):
+def test_concurrent_claims_have_one_winner_per_ticket(store_target):
+    """Workers (threads here; hosts in production) race for queue entries of one ticket: duplicate
+    entries of one event and entries of its sibling events. Exactly one claim wins each round."""
+    import threading
+
+    from plugin.store import EventStore
+
+    store = EventStore(store_target)
+    for round_ in range(15):
+        events = [store.add_event("zendesk", f"r{round_}", f"r{round_}-{i}")[0] for i in range(3)]
+        barrier = threading.Barrier(6)
+        won: list[str] = []
+
+        def race(event_id: str) -> None:
+            barrier.wait()
+            if store.claim(event_id) is not None:
+                won.append(event_id)
+
+        threads = [threading.Thread(target=race, args=(events[i % 3],)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert len(won) == 1, (round_, won)
+        assert store.get(won[0]).attempts == 1
+
+
+def test_stalled_events_are_found(store_target):
     from plugin.store import EventStore
 
     now = [1000.0]
-    store = EventStore(tmp_path / "s.sqlite3", clock=lambda: now[0])
+    store = EventStore(store_target, clock=lambda: now[0])
     a, _ = store.add_event("zendesk", "1", "a")
     now[0] += 30
     assert store.stalled(grace_s=60) == []
@@ -228,8 +257,8 @@ def test_stalled_events_are_found(tmp_path):
     assert [e.id for e in store.stalled(grace_s=60)] == [a]
 
 
-def test_unexpected_error_retries_then_dead(tmp_path, zd):
-    ctx = _ctx(tmp_path, zd=zd, max_attempts=2)
+def test_unexpected_error_retries_then_dead(tmp_path, zd, database_url):
+    ctx = _ctx(tmp_path, zd=zd, max_attempts=2, database_url=database_url)
 
     def broken(text, subject):
         raise RuntimeError("model file vanished")
