@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # pii_cor
 
 import reliability_support as rs  # noqa: E402
 
-zd, fd, service_factory = rs.wh.zd, rs.wh.fd, rs.wh.service_factory
+zd, fd, service_factory, redis_url = rs.wh.zd, rs.wh.fd, rs.wh.service_factory, rs.wh.redis_url
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # noqa: ARG001 - pytest hook

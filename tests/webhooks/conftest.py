@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,21 @@ def service_factory(tmp_path, request):
     yield start
     for svc in started:
         svc.stop()
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A private redis-server on a unix socket in ``tmp_path`` (no TCP listener: no clashes)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server not on PATH (CI installs it: apt-get install redis-server)")
+    sock = tmp_path / "redis.sock"
+    proc = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert wait_for(sock.exists, 10), "redis-server did not start"
+    yield f"unix://{sock}"
+    proc.terminate()
+    proc.wait(10)
 
 
 def now_ts() -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,21 +13,6 @@ from .conftest import ZD_SECRET, post_zendesk, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server not on PATH (CI installs it: apt-get install redis-server)")
-    sock = tmp_path / "redis.sock"
-    # port 0 = no TCP listener at all; a unix socket cannot clash with other test runs
-    proc = subprocess.Popen([binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    assert wait_for(sock.exists, 10), "redis-server did not start"
-    yield f"unix://{sock}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_receiver_plus_worker_process_over_redis(tmp_path, zd, service_factory, redis_url):
