@@ -6,7 +6,12 @@ process. Bounded: stops after --events events or --deadline seconds. Asserts not
 version of the same check is tests/reliability/test_crash.py.
 
 Usage: python bench/bench_crash.py [--events 10000] [--kills 10] [--senders 4] [--seed N]
-       [--queue sqlite|redis --worker-procs 2]
+       [--queue sqlite|redis --worker-procs 2] [--store postgresql --receivers 2]
+
+``--store postgresql`` (needs ``--queue redis``): a throwaway PostgreSQL server on loopback, the
+multi-host topology of docs/webhooks.md: ``--receivers`` ``triage serve`` and ``--worker-procs``
+``triage worker`` processes, each with an instance dir of its own (nothing shared but PostgreSQL
+and Redis); each kill takes a random subset of them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))  # pgserver
 sys.path.insert(0, str(REPO / "tests" / "reliability"))
 
 from loadgen import Ledger, send_load, tagged, verdict  # noqa: E402
@@ -66,8 +72,14 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--queue", choices=["sqlite", "redis"], default="sqlite")
     ap.add_argument("--worker-procs", type=int, default=2, help="separate `triage worker` processes (redis)")
+    ap.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--receivers", type=int, default=1, help="`triage serve` processes (postgresql)")
     ap.add_argument("--deadline", type=float, default=1800)
     args = ap.parse_args()
+    if args.store == "postgresql" and args.queue != "redis":
+        ap.error("--store postgresql runs the multi-host topology: add --queue redis")
+    if args.store == "sqlite" and args.receivers != 1:
+        ap.error("one SQLite store has one receiver")
     seed = args.seed if args.seed is not None else int(time.time())
     rng = random.Random(seed)
 
@@ -85,24 +97,39 @@ def main() -> int:
     if args.queue == "redis":
         redis_proc, url = start_redis(tmp)
         extra = {"TRIAGE_QUEUE_BACKEND": "redis", "TRIAGE_REDIS_URL": url}
-    env = service_env(tmp, zd, fd, **extra)
+    pg = None
+    if args.store == "postgresql":
+        import pgserver
+
+        reason = pgserver.unavailable()
+        if reason:
+            sys.exit(reason)
+        pg = pgserver.PostgresServer().start()  # fsync on: commits on disk, as in production
+        # a killed worker's claimed events wait for their lease (no other host's lease is released)
+        extra.update(TRIAGE_DATABASE_URL=pg.create_database("crash"), TRIAGE_LEASE_S="5")
     ledger = Ledger()
     started = time.monotonic()
     end = started + args.deadline
     kills = 0
 
+    def host(name: str) -> tuple[Path, dict[str, str]]:
+        """SQLite: one shared instance dir (the store file); PostgreSQL: one per process."""
+        home = tmp / name if pg is not None else tmp
+        home.mkdir(exist_ok=True)
+        return home, service_env(home, zd, fd, **extra)
+
     def start_all() -> list[TriageProcess]:
-        procs = [TriageProcess(tmp, env)]
+        procs = [TriageProcess(*host(f"r{i}")) for i in range(args.receivers)]
         if args.queue == "redis":
-            procs += [TriageProcess(tmp, env, "worker") for _ in range(args.worker_procs)]
+            procs += [TriageProcess(*host(f"w{i}"), "worker") for i in range(args.worker_procs)]
         return procs
 
     while len(ledger.sent) < args.events and time.monotonic() < end:
         procs = start_all()
         stop = threading.Event()
-        senders = [threading.Thread(target=send_load, args=(procs[0].url, sims, ledger, stop),
+        senders = [threading.Thread(target=send_load, args=(procs[i % args.receivers].url, sims, ledger, stop),
                                     kwargs={"limit": args.events, "zd_secret": ZD_SECRET, "fd_secret": FD_SECRET,
-                                            "deadline_s": end - time.monotonic()}) for _ in range(args.senders)]
+                                            "deadline_s": end - time.monotonic()}) for i in range(args.senders)]
         for s in senders:
             s.start()
         if kills < args.kills:
@@ -135,16 +162,19 @@ def main() -> int:
     for p in procs:
         p.terminate(120)
     figures = verdict(sims, ledger)
-    figures.update(kills=kills, seed=seed, queue=args.queue, drained=drained, seconds=round(time.monotonic() - started, 1),
+    figures.update(kills=kills, seed=seed, queue=args.queue, store=args.store, receivers=args.receivers, drained=drained, seconds=round(time.monotonic() - started, 1),
                    drain_after_last_send_s=round(drain_s, 1))
     print(json.dumps(figures))
     print(f"sent {figures['sent']}  accepted {figures['accepted']}  lost {figures['lost']}  "
-          f"duplicates {figures['duplicates']}  kills {kills}  ({figures['seconds']} s, seed {seed}, {args.queue})")
+          f"duplicates {figures['duplicates']}  kills {kills}  ({figures['seconds']} s, seed {seed}, {args.store} store,"
+          f" {args.queue} queue, {args.receivers} receivers, {args.worker_procs if args.queue == 'redis' else 0} workers)")
     zd.stop()
     fd.stop()
     if redis_proc is not None:
         redis_proc.kill()
         redis_proc.wait(10)
+    if pg is not None:
+        pg.stop()
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if figures["lost"] == 0 and figures["duplicates"] == 0 else 1
 
