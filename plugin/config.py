@@ -55,6 +55,12 @@ class Settings(BaseModel):
     llm_timeout_s: float = Field(20.0, gt=0)
     llm_max_retries: int = Field(1, ge=0)
     llm_use_logprobs: bool = True
+    # how the answer is constrained: json_schema (OpenAI, llama.cpp, vLLM, Ollama >= 0.5), json_object
+    # (JSON mode only), none (the prompt asks for JSON; the answer is parsed tolerantly)
+    llm_response_format: Literal["json_schema", "json_object", "none"] = "json_schema"
+    # a packaged model (plugin.local_llm.MODELS, e.g. "smollm2") that `triage serve` runs itself with
+    # llama.cpp's llama-server on loopback, when llm_base_url is not set
+    local_llm: str | None = None
     classifier: Literal["auto", "llm", "fallback", "cascade"] = "auto"  # auto = llm if configured
     cascade_threshold: float = Field(0.9, ge=0.0, le=1.0)
     fewshot_k: int = Field(12, ge=0)

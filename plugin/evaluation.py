@@ -52,6 +52,8 @@ class Prediction:
     text: str = ""
     llm_called: bool = False
     llm_prompt_tokens: int | None = None
+    score_source: str = ""
+    reported_score: float | None = None  # the LLM's own confidence field, beside a logprob score
 
     @property
     def correct(self) -> bool:
@@ -119,7 +121,8 @@ def predict(items: Iterable[Item], classify: Classify, *, progress: bool = True,
             classifier=str(r.classifier), prompt_tokens=r.prompt_tokens if sent else 0,
             completion_tokens=r.completion_tokens if sent else 0, latency_ms=float(latency),
             model_version=r.model_version, prompt_version=r.prompt_version, reason=r.reason,
-            text=r.redacted_text, llm_called=sent, llm_prompt_tokens=would))
+            text=r.redacted_text, llm_called=sent, llm_prompt_tokens=would,
+            score_source=str(r.score_source), reported_score=r.reported_score))
     return out
 
 
@@ -193,6 +196,7 @@ def summarize(preds: list[Prediction], taxonomy: Taxonomy, prices: Prices, *,
         "auto_apply_precision": (sum(auto) / len(auto)) if auto else None,
         "classifiers": dict(Counter(p.classifier for p in preds)),
         "llm_failures": sum("llm failed" in p.reason for p in preds),
+        "llm": llm_answer_quality(preds),
         "model_versions": sorted({p.model_version for p in preds if p.model_version}),
         "prompt_versions": sorted({p.prompt_version for p in preds if p.prompt_version}),
         "tokens": {"prompt": pt, "completion": ct,
@@ -208,6 +212,30 @@ def summarize(preds: list[Prediction], taxonomy: Taxonomy, prices: Prices, *,
             "llm": metrics.percentiles([p.latency_ms for p in preds if p.llm_called]),
             "fallback_only": metrics.percentiles([p.latency_ms for p in preds if not p.llm_called])},
         "savings": llm_savings(preds, prices),
+    }
+
+
+def llm_answer_quality(preds: list[Prediction]) -> dict[str, Any] | None:
+    """How the LLM itself did on the items it was asked about (None when it never was).
+
+    ``valid_rate``: share of calls that came back as a usable answer (JSON, a taxonomy label, a
+    score); the others fell back. ``ece``: calibration of the score used (log-probabilities where
+    the endpoint returned them); ``reported_ece``: of the model's self-reported score field.
+    """
+    called = [p for p in preds if p.llm_called]
+    if not called:
+        return None
+    answered = [p for p in called if p.classifier == "llm"]
+    reported = [p for p in answered if p.reported_score is not None]
+    return {
+        "calls": len(called),
+        "valid_rate": len(answered) / len(called),
+        "accuracy": (sum(p.correct for p in answered) / len(answered)) if answered else None,
+        "score_sources": dict(Counter(p.score_source for p in answered)),
+        "ece": metrics.reliability([p.correct for p in answered], [p.score for p in answered])[1]
+        if answered else None,
+        "reported_ece": metrics.reliability([p.correct for p in reported], [p.reported_score for p in reported])[1]
+        if reported else None,
     }
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 
 import openai
-from pydantic import BaseModel, Field, ValidationError, create_model
+from pydantic import BaseModel, Field, create_model
 
 from .exceptions import LLMError
 from .prompting import Prompt
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RETRY_AFTER_S = 10.0  # honour a 429's Retry-After up to this long, else fail fast
 DEFAULT_MAX_OUTPUT_TOKENS = 40  # {"label": ..., "score": ...} needs ~15; output tokens dominate latency
+ResponseFormat = Literal["json_schema", "json_object", "none"]
 _NO_RETRY = {"refusal", "bad_request", "auth"}
 
 
@@ -39,13 +40,53 @@ def output_model(labels: list[str]) -> type[BaseModel]:
     )
 
 
-def response_format(labels: list[str]) -> dict[str, Any]:
-    """The ``response_format`` for chat completions, strict JSON schema mode."""
+def request_format(labels: list[str], kind: ResponseFormat = "json_schema") -> dict[str, Any] | None:
+    """The ``response_format`` for chat completions.
+
+    ``json_schema``: strict JSON schema mode, the label an enum (OpenAI, llama.cpp's llama-server,
+    vLLM, Ollama >= 0.5 all constrain decoding to it); ``json_object``: JSON mode only, for servers
+    without schema support; ``none``: no constraint (the prompt still asks for JSON).
+    """
+    if kind == "none":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
     schema = output_model(labels).model_json_schema()
     schema["additionalProperties"] = False
     schema["required"] = ["label", "score"]
     schema.pop("title", None)
     return {"type": "json_schema", "json_schema": {"name": "classification", "strict": True, "schema": schema}}
+
+
+def parse_answer(content: str) -> dict[str, Any] | None:
+    """The answer object from a completion: the whole content, else the first JSON object in it.
+
+    Schema-constrained servers return bare JSON; unconstrained ones wrap it in prose or a code
+    fence, which is tolerated (the label is still checked against the taxonomy).
+    """
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError:
+        data = None
+        decoder = json.JSONDecoder()
+        start = content.find("{")
+        while data is None and start >= 0:
+            try:
+                data, _ = decoder.raw_decode(content, start)
+            except json.JSONDecodeError:
+                start = content.find("{", start + 1)
+    return data if isinstance(data, dict) else None
+
+
+def match_label(value: object, labels: list[str]) -> str | None:
+    """``value`` as a taxonomy label: exact, else the one label equal to it ignoring case/spaces."""
+    if not isinstance(value, str):
+        return None
+    if value in labels:
+        return value
+    wanted = " ".join(value.split()).casefold()
+    matches = [name for name in labels if name.casefold() == wanted]
+    return matches[0] if len(matches) == 1 else None
 
 
 @dataclass
@@ -61,6 +102,7 @@ class LLMOutcome:
     latency_ms: float = 0.0
     attempts: int = 1
     model: str = ""
+    reported_score: float | None = None  # the model's own "score" field, kept beside a logprob score
 
 
 class LLMClassifier:
@@ -73,13 +115,14 @@ class LLMClassifier:
         labels: the taxonomy's category names, in prompt order.
         max_retries: extra attempts after a retryable failure.
         use_logprobs: ask for token log-probabilities and derive the score from them.
+        response_format: how the answer is constrained (see ``request_format``).
         max_retry_after_s: longest Retry-After we wait for; longer ones fail at once.
         sleep: injected for tests.
     """
 
     def __init__(self, client: openai.OpenAI, model: str, labels: list[str], *, max_retries: int = 1,
                  use_logprobs: bool = True, max_retry_after_s: float = DEFAULT_MAX_RETRY_AFTER_S,
-                 max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS,
+                 max_output_tokens: int = DEFAULT_MAX_OUTPUT_TOKENS, response_format: ResponseFormat = "json_schema",
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.client = client
         self.model = model
@@ -89,8 +132,7 @@ class LLMClassifier:
         self.max_retry_after_s = max_retry_after_s
         self.max_output_tokens = max_output_tokens
         self.sleep = sleep
-        self._format = response_format(self.labels)
-        self._schema_model = output_model(self.labels)
+        self._format = request_format(self.labels, response_format)
 
     def classify(self, prompt: Prompt) -> LLMOutcome:
         """Send the prompt; return label and score, or raise ``LLMError`` after retries."""
@@ -125,10 +167,11 @@ class LLMClassifier:
         kwargs: dict[str, Any] = {
             "model": self.model,
             "messages": prompt.messages,
-            "response_format": self._format,
             "temperature": 0,
             "max_tokens": self.max_output_tokens,
         }
+        if self._format is not None:
+            kwargs["response_format"] = self._format
         if self.use_logprobs:
             kwargs.update(logprobs=True, top_logprobs=5)
         try:
@@ -164,28 +207,27 @@ class LLMClassifier:
         if getattr(message, "refusal", None):
             raise _AttemptFailed("refusal", str(message.refusal)[:200], p_tok, c_tok)
         content = message.content or ""
-        try:
-            data = json.loads(content)
-        except json.JSONDecodeError:
+        data = parse_answer(content)
+        if data is None:
             kind = "invalid_json" if choice.finish_reason != "length" else "truncated"
-            raise _AttemptFailed(kind, f"cannot parse {content[:80]!r}", p_tok, c_tok) from None
-        label = data.get("label") if isinstance(data, dict) else None
-        if label not in self.labels:
-            raise _AttemptFailed("invalid_label", f"label {str(label)[:40]!r} is not in the taxonomy", p_tok, c_tok)
-        try:
-            parsed = self._schema_model.model_validate(data)
-        except ValidationError as exc:
-            raise _AttemptFailed("invalid_json", f"schema mismatch: {exc.errors()[0]['msg']}", p_tok, c_tok) from None
-        score, source, ranking = parsed.score, ScoreSource.MODEL_FIELD, []
+            raise _AttemptFailed(kind, f"cannot parse {content[:80]!r}", p_tok, c_tok)
+        label = match_label(data.get("label"), self.labels)
+        if label is None:
+            raise _AttemptFailed("invalid_label", f"label {str(data.get('label'))[:40]!r} is not in the taxonomy",
+                                 p_tok, c_tok)
+        reported = _reported_score(data.get("score"))
+        derived = None
         tokens = getattr(getattr(choice, "logprobs", None), "content", None)
         if tokens:
             derived = label_probability(content, label, tokens, self.labels)
-            if derived is not None:
-                score, ranking = derived
-                source = ScoreSource.LOGPROBS
-        if not ranking:
-            ranking = [LabelScore(label=label, score=score)]
-        return LLMOutcome(label=label, score=score, score_source=source, ranking=ranking,
+        if derived is not None:
+            (score, ranking), source = derived, ScoreSource.LOGPROBS
+        elif reported is not None:
+            score, ranking, source = reported, [LabelScore(label=label, score=reported)], ScoreSource.MODEL_FIELD
+        else:
+            raise _AttemptFailed("invalid_json", f"no score in {content[:80]!r} and no log-probabilities",
+                                 p_tok, c_tok)
+        return LLMOutcome(label=label, score=score, score_source=source, ranking=ranking, reported_score=reported,
                           prompt_tokens=p_tok, completion_tokens=c_tok, model=getattr(response, "model", "") or "")
 
 
@@ -232,6 +274,13 @@ def label_probability(content: str, label: str, tokens: list[Any],
             scores[matches[0]] = min(1.0, math.exp(float(alt.logprob)))
     ranking = [LabelScore(label=k, score=v) for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
     return score, ranking
+
+
+def _reported_score(value: object) -> float | None:
+    """The answer's ``score`` if it is a number in [0, 1]; anything else is no score."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if 0.0 <= value <= 1.0 else None
 
 
 def _retry_after(response: Any) -> float | None:

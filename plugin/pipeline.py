@@ -107,7 +107,8 @@ class Pipeline:
             key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
             client = build_client(settings.llm_base_url, key, settings.llm_timeout_s)
             llm = LLMClassifier(client, settings.llm_model or "", taxonomy.names,
-                                max_retries=settings.llm_max_retries, use_logprobs=settings.llm_use_logprobs)
+                                max_retries=settings.llm_max_retries, use_logprobs=settings.llm_use_logprobs,
+                                response_format=settings.llm_response_format)
         if retriever is None and llm is not None and settings.fewshot_k > 0:
             from .retrieval import load_retriever_for  # optional: no index, no few-shot examples
 
@@ -245,7 +246,7 @@ class Pipeline:
                       classifier=ClassifierSource.LLM, score_source=outcome.score_source,
                       prompt_tokens=outcome.prompt_tokens, completion_tokens=outcome.completion_tokens,
                       model_version=f"llm:{outcome.model or self.llm.model}", prompt_version=prompt.version,
-                      ranking=ranking, reason=why, llm_called=True,
+                      ranking=ranking, reason=why, llm_called=True, reported_score=outcome.reported_score,
                       latency_ms=(time.perf_counter() - started) * 1000, **base)
 
     def _examples(self, query: str) -> list[Example]:

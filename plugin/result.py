@@ -57,3 +57,6 @@ class Result(BaseModel):
     ranking: list[LabelScore] = Field(default_factory=list)
     reason: str = ""  # why this path answered (e.g. "llm", "no llm configured", "llm failed: timeout")
     llm_called: bool = False  # an LLM request was made for this ticket (also when it failed)
+    # the LLM's self-reported confidence, kept beside a log-probability score so that the
+    # calibration of both can be measured (``triage eval``); None when no LLM answered
+    reported_score: float | None = Field(None, ge=0.0, le=1.0)

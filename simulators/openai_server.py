@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 FAULTS = ("ok", "slow", "timeout", "rate_limit", "server_error", "truncated", "invalid_json",
-          "bad_label", "refusal", "no_logprobs", "bad_auth")
+          "bad_label", "refusal", "no_logprobs", "bad_auth", "prose", "no_score")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = set("""a an and are as at be been but by can do does for from has have how i i'm if in is it
 its me my of on or our please so that the their them there this to was we what when where which who
@@ -182,8 +182,12 @@ class OpenAISimulator:
             content = f"label: {label}, score: {reported}"
         elif fault == "refusal":
             content, refusal = None, "I'm sorry, I can't help with that request."
+        elif fault == "prose":  # what an unconstrained model says around its JSON
+            content = f"Sure! Here is the classification:\n```json\n{content}\n```\nHope that helps."
+        elif fault == "no_score":
+            content = json.dumps({"label": label})
         logprobs = None
-        if body.get("logprobs") and fault not in ("no_logprobs", "refusal") and content is not None:
+        if body.get("logprobs") and fault not in ("no_logprobs", "refusal", "prose", "no_score") and content is not None:
             top_n = int(body.get("top_logprobs") or 0)
             logprobs = {"content": self._logprob_tokens(pieces, content, label, p, ranked, top_n), "refusal": None}
         prompt_tokens = sum(len(str(m.get("content") or "")) // 4 + 4 for m in messages)

@@ -16,7 +16,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from plugin.local_llm import serving
     from webhooks.service import serve
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v is not None}
-    return serve(load_settings(overrides), announce=lambda line: print(line, flush=True))
+    announce = lambda line: print(line, flush=True)  # noqa: E731
+    with serving(load_settings(overrides), announce=announce) as settings:  # local_llm: llama-server beside us
+        return serve(settings, announce=announce)

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 
 from plugin.exceptions import LLMError
-from plugin.llm import LLMClassifier, build_client, label_probability, response_format
+from plugin.llm import LLMClassifier, build_client, label_probability, request_format
 from plugin.prompting import render
 from plugin.result import ScoreSource
 
@@ -124,8 +124,51 @@ def test_label_probability_sums_label_tokens():
 
 
 def test_response_format_is_strict_enum():
-    rf = response_format(["a", "b"])
+    rf = request_format(["a", "b"])
     schema = rf["json_schema"]["schema"]
     assert rf["json_schema"]["strict"] is True
     assert schema["required"] == ["label", "score"]
     assert schema["properties"]["score"]["maximum"] == 1.0
+
+
+@pytest.mark.parametrize("content,expected", [
+    ('{"label": "billing", "score": 0.8}', {"label": "billing", "score": 0.8}),
+    ('Sure! Here it is:\n```json\n{"label": "refund", "score": 0.7}\n```', {"label": "refund", "score": 0.7}),
+    ('{oops} then {"label": "order"}', {"label": "order"}),
+    ("no json at all", None),
+    ("[1, 2]", None),
+    ('{"label": "billing"', None),
+])
+def test_parse_answer_takes_the_first_json_object(content, expected):
+    from plugin.llm import parse_answer
+
+    assert parse_answer(content) == expected
+
+
+def test_match_label_is_exact_then_case_and_space_insensitive_never_outside():
+    from plugin.llm import match_label
+
+    labels = ["billing", "Lost Card", "lost_card", "other"]
+    assert match_label("billing", labels) == "billing"
+    assert match_label("  BILLING ", labels) == "billing"
+    assert match_label("lost  card", labels) == "Lost Card"
+    assert match_label("bill", labels) is None and match_label(3, labels) is None and match_label(None, labels) is None
+
+
+@pytest.mark.parametrize("kind,expected", [("json_object", {"type": "json_object"}), ("none", None)])
+def test_weaker_response_formats_for_servers_without_schema_support(make_llm, prompt, openai_server, kind, expected):
+    out = make_llm(response_format=kind).classify(prompt)
+    assert out.label == "billing"
+    assert openai_server.requests[-1]["body"].get("response_format") == expected
+
+
+def test_prose_around_the_json_is_tolerated_and_a_missing_score_is_an_error(make_llm, prompt, openai_server):
+    """Unconstrained servers wrap JSON in prose (parsed); an answer with no score and no
+    log-probabilities is not given one: it is an error, so the pipeline falls back."""
+    openai_server.fail_next("prose")
+    out = make_llm(response_format="none").classify(prompt)
+    assert out.label == "billing" and out.score_source is ScoreSource.MODEL_FIELD and out.reported_score == out.score
+    openai_server.fail_next("no_score")
+    with pytest.raises(LLMError) as info:
+        make_llm(max_retries=0).classify(prompt)
+    assert info.value.kind == "invalid_json" and "no score" in str(info.value)
