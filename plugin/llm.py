@@ -242,8 +242,13 @@ def label_probability(content: str, label: str, tokens: list[Any],
     Returns:
         (score, ranking) or None when the tokens do not line up with the content.
     """
-    key = content.find('"label"')
-    start = content.find('"' + label + '"', key + 7 if key >= 0 else 0)
+    # The tokens normally spell the content exactly; llama.cpp's llama-server can also report
+    # tokens of a wrapper it stripped (a ```json fence), so positions are taken in the tokens' text.
+    joined = "".join(getattr(tok, "token", "") or "" for tok in tokens)
+    if content not in joined:
+        return None
+    key = joined.find('"label"', joined.find(content))
+    start = joined.find('"' + label + '"', key + 7 if key >= 0 else 0)
     if start < 0:
         return None
     start += 1
@@ -260,7 +265,7 @@ def label_probability(content: str, label: str, tokens: list[Any],
         total += float(tok.logprob)
         if first is None:
             first = (tok, start - t_start)
-    if first is None or pos != len(content):
+    if first is None:
         return None
     score = min(1.0, max(0.0, math.exp(total)))
     scores = {label: score}
@@ -277,9 +282,12 @@ def label_probability(content: str, label: str, tokens: list[Any],
 
 
 def _reported_score(value: object) -> float | None:
-    """The answer's ``score`` if it is a number in [0, 1]; anything else is no score."""
+    """The answer's ``score`` in [0, 1]; a number in (1, 100] is read as a percentage (small models
+    write ``"score": 100``: schema grammars do not enforce bounds); anything else is no score."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
+    if 1.0 < value <= 100.0:
+        value = value / 100.0
     return float(value) if 0.0 <= value <= 1.0 else None
 
 
