@@ -15,9 +15,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from .metrics import population_stability_index
-from .store import EventStore
+from .store import Event, EventStore
+from .taxonomy_lint import OTHER_AUDIT  # above it the taxonomy needs an audit (`triage taxonomy audit`)
 
 DISTRIBUTION_FILE = "label_distribution.json"
 OTHER_RATE_WARN = 0.15  # the taxonomy rule: above this, "other" is swallowing a real topic
@@ -131,7 +133,7 @@ class QualityCollector:
         from .taxonomy import load_taxonomy
 
         since = self.settings.monitor_window_s
-        n_corr = len(CorrectionStore(self.settings.db_path).list(since=time.time() - since))
+        n_corr = len(CorrectionStore(self.settings.database).list(since=time.time() - since))
         return window_stats(self.store, since_s=since, other=load_taxonomy(self.settings.taxonomy).other,
                             training=load_distribution(active_model_dir(self.settings)), corrections=n_corr)
 
@@ -158,3 +160,43 @@ class QualityCollector:
             g = GaugeMetricFamily(name, doc, labels=["window"])
             g.add_metric([window], float(value))
             yield g
+        # the rules' thresholds and whether each is crossed, so alerting rules need no copied numbers
+        limits = GaugeMetricFamily("triage_quality_threshold", "Warning threshold of each quality rule",
+                                   labels=["rule"])
+        alarms = GaugeMetricFamily("triage_quality_alarm", "1 when the rule's threshold is crossed in the window "
+                                   f"(never below {MIN_EVENTS} classified tickets)", labels=["rule", "window"])
+        crossed = s.n >= MIN_EVENTS
+        for rule, limit, value in (("other_rate", OTHER_RATE_WARN, s.other_rate),
+                                   ("other_rate_audit", OTHER_AUDIT, s.other_rate),
+                                   ("needs_review_rate", NEEDS_REVIEW_WARN, s.needs_review_rate),
+                                   ("label_psi", PSI_WARN, -1.0 if s.psi is None else s.psi),
+                                   ("correction_rate", CORRECTION_RATE_WARN, s.correction_rate)):
+            limits.add_metric([rule], limit)
+            alarms.add_metric([rule, window], float(crossed and value > limit))
+        yield limits
+        yield alarms
+
+
+def timeline(events: Iterable[Event], *, start: float, end: float, buckets: int, other: str = "other") -> list[dict]:
+    """Classified tickets per time bucket: volume, each decision, and the "other" count (dashboard)."""
+    width = max((end - start) / buckets, 1e-9)
+    rows = [{"start": start + i * width, "n": 0, "auto_apply": 0, "suggest": 0, "needs_review": 0, "other": 0}
+            for i in range(buckets)]
+    for ev in events:
+        if ev.label is None or not start <= ev.created_at < end:
+            continue
+        row = rows[min(int((ev.created_at - start) / width), buckets - 1)]
+        row["n"] += 1
+        if ev.decision in ("auto_apply", "suggest", "needs_review"):
+            row[ev.decision] += 1
+        row["other"] += ev.label == other
+    return rows
+
+
+def score_histogram(events: Iterable[Event], bins: int = 10) -> list[int]:
+    """Classified tickets per score bin of width ``1/bins`` (the last bin includes 1.0)."""
+    counts = [0] * bins
+    for ev in events:
+        if ev.label is not None and ev.score is not None:
+            counts[min(int(ev.score * bins), bins - 1)] += 1
+    return counts

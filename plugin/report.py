@@ -210,6 +210,99 @@ def coverage_svg(coverage: list[dict[str, Any]]) -> str:
             f'<text x="{w / 2}" y="{h - 10}" text-anchor="middle">threshold</text></svg>')
 
 
+DECISION_COLOURS = {"auto_apply": "#2e7d32", "suggest": "#3b6ea8", "needs_review": "#e0a100"}
+
+
+def timeline_svg(rows: list[dict[str, Any]], *, w: int = 640, h: int = 240) -> str:
+    """Stacked bars of decisions per time bucket, with the "other" rate as a red line (right axis)."""
+    m, top = 40, 20
+    pw, ph = w - 2 * m, h - m - top
+    peak = max((r["n"] for r in rows), default=0) or 1
+    bw = pw / max(len(rows), 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="timeline" width="{w}" height="{h}" '
+             f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11" role="img">',
+             "<title>Tickets per period by decision; red line: share labelled other</title>",
+             f'<rect x="{m}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#999"/>']
+    points = []
+    for i, r in enumerate(rows):
+        x, base = m + i * bw, top + ph
+        for key, colour in DECISION_COLOURS.items():
+            bh = r[key] / peak * ph
+            if bh:
+                parts.append(f'<rect class="bar {key}" x="{x + 1:.1f}" y="{base - bh:.1f}" width="{bw - 2:.1f}" '
+                             f'height="{bh:.1f}" fill="{colour}"><title>{key}: {r[key]}</title></rect>')
+            base -= bh
+        if r["n"]:
+            points.append(f'{x + bw / 2:.1f},{top + ph - r["other"] / r["n"] * ph:.1f}')
+    if points:
+        parts.append(f'<polyline class="other-rate" points="{" ".join(points)}" fill="none" stroke="#c0392b" '
+                     'stroke-width="2"/>')
+    parts.append(f'<text x="{m - 6}" y="{top + 8}" text-anchor="end">{peak}</text>'
+                 f'<text x="{m - 6}" y="{top + ph}" text-anchor="end">0</text>'
+                 f'<text x="{w - m + 4}" y="{top + 8}" fill="#c0392b">100%</text>'
+                 f'<text x="{w - m + 4}" y="{top + ph}" fill="#c0392b">0%</text>')
+    x = m
+    for key, colour in DECISION_COLOURS.items():
+        parts.append(f'<rect x="{x}" y="{h - 16}" width="10" height="10" fill="{colour}"/>'
+                     f'<text x="{x + 14}" y="{h - 7}">{key.replace("_", " ")}</text>')
+        x += 110
+    parts.append(f'<line x1="{x}" y1="{h - 11}" x2="{x + 14}" y2="{h - 11}" stroke="#c0392b" stroke-width="2"/>'
+                 f'<text x="{x + 18}" y="{h - 7}">other-rate</text></svg>')
+    return "".join(parts)
+
+
+def histogram_svg(counts: list[int], thresholds: dict[str, float], *, w: int = 420, h: int = 240) -> str:
+    """Score histogram with the suggest and auto-apply thresholds marked."""
+    m, top = 40, 20
+    pw, ph = w - 2 * m, h - m - top
+    peak = max(counts, default=0) or 1
+    bw = pw / max(len(counts), 1)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="histogram" width="{w}" height="{h}" '
+             f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11" role="img">',
+             "<title>Confidence histogram</title>",
+             f'<rect x="{m}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#999"/>']
+    for i, c in enumerate(counts):
+        if not c:
+            continue
+        bh = c / peak * ph
+        lo = i / len(counts)
+        parts.append(f'<rect class="bar" x="{m + i * bw + 1:.1f}" y="{top + ph - bh:.1f}" width="{bw - 2:.1f}" '
+                     f'height="{bh:.1f}" fill="#3b6ea8"><title>score {lo:.1f}-{lo + 1 / len(counts):.1f}: {c}'
+                     '</title></rect>')
+    for name, value in thresholds.items():
+        x = m + value * pw
+        parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#c0392b" '
+                     f'stroke-dasharray="4 3"/><text x="{x + 3:.1f}" y="{top + 12}" fill="#c0392b">'
+                     f'{_ESC(name.replace("_", " "))} {value:.2f}</text>')
+    parts.append(f'<text x="{m}" y="{top + ph + 14}">0</text><text x="{w - m}" y="{top + ph + 14}" '
+                 f'text-anchor="end">1</text><text x="{m - 6}" y="{top + 8}" text-anchor="end">{peak}</text>'
+                 f'<text x="{w / 2}" y="{h - 8}" text-anchor="middle">score</text></svg>')
+    return "".join(parts)
+
+
+def rates_svg(rows: list[dict[str, Any]], *, w: int = 420) -> str:
+    """One bar per row (``label``, ``rate``, ``low``, ``high``, ``k``, ``n``) with its interval as a whisker."""
+    m, rh, label_w = 10, 22, 130
+    h = m * 2 + rh * max(len(rows), 1)
+    pw = w - label_w - 2 * m - 60
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="rates" width="{w}" height="{h}" '
+             f'viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="11" role="img">',
+             "<title>Agreement with agents per category, with 95% Wilson intervals</title>"]
+    for i, r in enumerate(rows):
+        y = m + i * rh
+        x0 = label_w + m
+        parts.append(f'<text x="{label_w}" y="{y + 14}" text-anchor="end">{_ESC(r["label"])}</text>'
+                     f'<rect x="{x0}" y="{y + 4}" width="{pw}" height="12" fill="#eee"/>')
+        if r["rate"] is not None:
+            parts.append(f'<rect class="bar" x="{x0}" y="{y + 4}" width="{r["rate"] * pw:.1f}" height="12" '
+                         f'fill="#2e7d32"><title>{r["k"]}/{r["n"]}</title></rect>'
+                         f'<line x1="{x0 + r["low"] * pw:.1f}" y1="{y + 10}" x2="{x0 + r["high"] * pw:.1f}" '
+                         f'y2="{y + 10}" stroke="#222" stroke-width="1.5"/>'
+                         f'<text x="{x0 + pw + 6}" y="{y + 14}">{100 * r["rate"]:.0f}% ({r["k"]}/{r["n"]})</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 _CSS = """body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
 table{border-collapse:collapse;margin:8px 0 20px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}h1{font-size:22px}h2{font-size:17px;margin-top:28px}

@@ -23,7 +23,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
 
     from . import errors, freshdesk, ops, runtime, zendesk
-    from . import classify_api, form
+    from . import admin, classify_api, form
 
     runtime.init_app(app)
     errors.init_app(app)
@@ -33,4 +33,5 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(freshdesk.bp)
     app.register_blueprint(classify_api.bp)
     app.register_blueprint(form.bp)
+    app.register_blueprint(admin.bp)
     return app

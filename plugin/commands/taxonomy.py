@@ -1,4 +1,5 @@
-"""`triage taxonomy lint|from-data`: check a taxonomy, or start one from a labelled file."""
+"""`triage taxonomy lint|from-data|audit`: check a taxonomy, start one from a labelled file, or audit
+it against recent traffic (the store) or a file, with suggested new categories as TOML."""
 
 from __future__ import annotations
 
@@ -31,6 +32,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--label-col")
     g.add_argument("--out", required=True, help="taxonomy TOML to write")
     g.set_defaults(func=run_from_data)
+    a = sub.add_parser("audit", help="other-rate, confused and unused categories, suggested new categories")
+    a.add_argument("--since", default="30d", help="window of recent traffic from the store (default 30d)")
+    a.add_argument("--instance-dir", help="instance directory (default: settings)")
+    add_data_args(a, required=False)  # --data: audit a file, classified now, instead of the store
+    a.set_defaults(data=None)
+    add_classifier_args(a)
+    a.add_argument("--json", action="store_true")
+    a.set_defaults(func=run_audit)
 
 
 def run_lint(args: argparse.Namespace) -> int:
@@ -64,3 +73,36 @@ def run_from_data(args: argparse.Namespace) -> int:
     out = atomic_write_text(args.out, text, mode=None)  # a taxonomy holds no secret: keep/0644
     print(f"wrote {out}: {len(tax.names)} categories (edit the descriptions before using it with an LLM)")
     return 0
+
+
+def run_audit(args: argparse.Namespace) -> int:
+    """Audit over the store's recent traffic, or over ``--data`` classified with the settings' classifier."""
+    import time
+
+    from ..monitoring import parse_since
+    from ..rollout import RolloutStore
+    from ..store import EventStore
+    from ..taxonomy_audit import AuditItem, audit, items_from_store, render_audit_text
+
+    overrides = {"instance_dir": args.instance_dir} if args.instance_dir else {}
+    if args.taxonomy and args.taxonomy != "auto":
+        overrides["taxonomy"] = args.taxonomy
+    settings = load_settings(overrides or None)
+    if args.data:
+        preds, _, taxonomy, _ = evaluate_from_args(args)
+        items = [AuditItem(p.id, p.text, p.label, p.score, p.decision, gold=p.gold) for p in preds]
+    else:
+        try:
+            since = time.time() - parse_since(args.since)
+        except ValueError as exc:
+            raise SystemExit(f"triage taxonomy audit: {exc}") from None
+        taxonomy = load_taxonomy(settings.taxonomy)
+        rollout = RolloutStore(settings.database)
+        items = items_from_store(EventStore(settings.database).events(since=since), rollout.tickets(since=since),
+                                 rollout.activity(since=since))
+    report = audit(items, taxonomy)
+    if args.json:
+        print(json.dumps(asdict(report), indent=2))
+    else:
+        print(render_audit_text(report))
+    return 1 if report.verdict == "audit" else 0
