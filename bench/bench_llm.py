@@ -170,16 +170,16 @@ def print_table(summaries) -> None:
             llm_only_tokens = pt
         saved = (1 - pt / llm_only_tokens) if (label.startswith("cascade") and llm_only_tokens) else None
         print(f"  {label:30} {s['accuracy']:6.1%} {s['macro_f1']:6.3f} "
-              f"{_pct(llm.get('valid_rate')):>6} {_num(llm.get('ece')):>5} {_num(llm.get('reported_ece')):>6} "
+              f"{_share(llm.get('valid_rate')):>6} {_num(llm.get('ece')):>5} {_num(llm.get('reported_ece')):>6} "
               f"{s['llm_share']:6.0%} {seconds / max(s['n'], 1):6.2f} "
               f"{(pt / llm_ms if pt else 0):8.0f} {(ct / llm_ms if ct else 0):7.1f} "
-              f"{_pct(saved):>6}")
+              f"{_share(saved):>6}")
     fb = summaries[0][1]
     print(f"  (fallback alone: ECE {fb['reliability']['ece']:.3f} of its calibrated score; "
           f"'saved' = prompt tokens the cascade did not send, against the LLM with examples on every ticket)")
 
 
-def _pct(x) -> str:
+def _share(x) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
