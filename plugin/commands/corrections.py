@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _load(args: argparse.Namespace):
     settings = load_settings({"instance_dir": args.instance_dir} if args.instance_dir else None)
     since = time.time() - parse_since(args.since) if args.since else None
-    return CorrectionStore(settings.db_path).list(since=since)
+    return CorrectionStore(settings.database).list(since=since)
 
 
 def run_list(args: argparse.Namespace) -> int:

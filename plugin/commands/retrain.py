@@ -68,7 +68,7 @@ def run_retrain(args: argparse.Namespace) -> int:
     if args.corrections:
         corrections = map_to_taxonomy(load_labelled(args.corrections), taxonomy)
     elif not args.no_store_corrections:
-        corrections = corrections_as_items(CorrectionStore(settings.db_path).list())
+        corrections = corrections_as_items(CorrectionStore(settings.database).list())
     holdout = map_to_taxonomy(load_labelled(args.holdout), taxonomy) if args.holdout else None
     soft = None
     if args.soft:

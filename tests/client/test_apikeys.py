@@ -6,8 +6,8 @@ from plugin.apikeys import ApiKeyError, KeyStore, parse_token
 from plugin.cli import main
 
 
-def test_create_verify_revoke(tmp_path):
-    store = KeyStore(tmp_path / "keys.sqlite3")
+def test_create_verify_revoke(tmp_path, database_url):
+    store = KeyStore(database_url or tmp_path / "keys.sqlite3")
     key, token = store.create("ios-app")
     assert token.startswith(f"trk_{key.key_id}_")
     assert store.verify(token) == key
@@ -28,8 +28,8 @@ def test_only_the_hash_is_stored(tmp_path):
     assert secret not in dump and token not in dump
 
 
-def test_scopes_are_recorded_and_validated(tmp_path):
-    store = KeyStore(tmp_path / "keys.sqlite3")
+def test_scopes_are_recorded_and_validated(tmp_path, database_url):
+    store = KeyStore(database_url or tmp_path / "keys.sqlite3")
     key, token = store.create("ops", scope="admin")
     assert store.verify(token).scope == "admin"
     with pytest.raises(ApiKeyError):

@@ -45,16 +45,19 @@ def zendesk():
         yield sim
 
 
-def test_correction_from_simulated_agent_edit(tmp_path: Path, zendesk, capsys):
+def test_correction_from_simulated_agent_edit(tmp_path: Path, zendesk, capsys, database_url, monkeypatch):
+    env = {"TRIAGE_DATABASE_URL": database_url} if database_url else {}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)  # the CLI below reads the same database
     settings = load_settings({"instance_dir": tmp_path / "instance", "classifier": "fallback",
                               "zendesk_base_url": zendesk.base_url, "zendesk_email": zendesk.email,
                               "zendesk_api_token": zendesk.api_token, "zendesk_signing_secret": SECRET},
-                             env={})
+                             env=env)
     ticket = zendesk.create_ticket("Charged twice", "I was charged twice for my order, please refund "
                                    "the duplicate payment. My email is sam@example.com")
     tid = ticket["id"]
     # 1. we classify and write back through the real job path (HTTP to the simulator)
-    store = EventStore(settings.db_path)
+    store = EventStore(settings.database)
     event_id, _ = store.add_event("zendesk", str(tid), "created-1", event_type="ticket.created")
     ctx = JobContext.from_settings(settings, store)
     assert run_event(ctx, event_id) is None
@@ -76,7 +79,7 @@ def test_correction_from_simulated_agent_edit(tmp_path: Path, zendesk, capsys):
     resp = _signed_post(client, body)
     assert resp.status_code == 200 and resp.get_json()["status"] == "ignored"  # no re-classification
 
-    (c,) = CorrectionStore(settings.db_path).list()
+    (c,) = CorrectionStore(settings.database).list()
     assert (c.vendor, c.ticket_id, c.our_label, c.agent_label, c.source) == \
         ("zendesk", str(tid), ours.label, agent_choice, "tag")
     assert c.event_id == event_id and c.model_version == ours.model_version
@@ -84,7 +87,7 @@ def test_correction_from_simulated_agent_edit(tmp_path: Path, zendesk, capsys):
 
     # a retried delivery of the same webhook does not duplicate it
     _signed_post(client, body)
-    assert len(CorrectionStore(settings.db_path).list()) == 1
+    assert len(CorrectionStore(settings.database).list()) == 1
 
     # 4. export as a labelled file
     out = tmp_path / "corrections.csv"
@@ -93,9 +96,9 @@ def test_correction_from_simulated_agent_edit(tmp_path: Path, zendesk, capsys):
     assert item.label == agent_choice and item.text == c.text
 
 
-def test_no_correction_when_agent_keeps_our_label(tmp_path: Path):
-    settings = load_settings({"instance_dir": tmp_path / "i"}, env={})
-    store = EventStore(settings.db_path)
+def test_no_correction_when_agent_keeps_our_label(tmp_path: Path, database_url):
+    settings = load_settings({"instance_dir": tmp_path / "i"}, env={"TRIAGE_DATABASE_URL": database_url or ""})
+    store = EventStore(settings.database)
     eid, _ = store.add_event("freshdesk", "7", "k")
     store.claim(eid)
     store.record_classification(eid, label="billing", score=0.9, decision="auto_apply", classifier="fallback",
