@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,6 @@ from plugin.store import EventState, EventStore
 
 from .conftest import make_app, serving
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 # (ticket, label, score, decision, agent's label) — the store the dashboard must reflect
 TICKETS = [("1", "billing", 0.95, "auto_apply", "billing"), ("2", "billing", 0.91, "auto_apply", "billing"),
            ("3", "refund", 0.72, "suggest", "billing"), ("4", "delivery", 0.88, "auto_apply", "delivery"),
@@ -90,18 +86,6 @@ def test_data_json_holds_the_store_numbers(admin_app):
     assert sum(d["histogram"]) == 6 and sum(r["n"] for r in d["timeline"]) == 6
     assert {r["ticket_id"] for r in d["recent"]} == {t[0] for t in TICKETS}
     assert all("[CARD_1]" in r["text"] for r in d["recent"])
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does this)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.mark.browser

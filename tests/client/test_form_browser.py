@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -22,10 +21,7 @@ from .conftest import serving_public_form
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 SLOW_MARK = "!"  # a classify request whose text ends with this is answered slowly
 SLOW_S = 3.0
 CONFIDENT = ["I want a refund for my broken item please", "When will my refund arrive? I returned it weeks ago",
@@ -65,18 +61,6 @@ class ClassifyRecorder:
             if isinstance(text, str) and text.endswith(SLOW_MARK):
                 time.sleep(SLOW_S)
         return self.app(environ, start_response)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("chromium is not installed (apt-get install chromium; .ci/run does this)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture
