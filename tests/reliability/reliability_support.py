@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import collections
 import importlib.util
+import os
+import random
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,3 +32,13 @@ FD_CHOICES = ["billing", "refund", "delivery", "order", "account", "feedback", "
 CASES: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
 
+def kill_test_setup(name: str, zd, fd) -> tuple[random.Random, dict]:
+    """The kill -9 tests' start: a seeded RNG (``TRIAGE_RELIABILITY_SEED`` replays a run; the seed is
+    printed) and the simulators by vendor, unthrottled and a little slow so kills land inside jobs."""
+    seed = int(os.environ.get("TRIAGE_RELIABILITY_SEED", str(int(time.time()))))
+    print(f"{name} seed {seed}")
+    sims = {"zendesk": zd, "freshdesk": fd}
+    for sim in sims.values():
+        sim.rate_limit_per_minute = 1_000_000
+        sim.latency_s = 0.003  # API calls take a moment, so kills land inside jobs
+    return random.Random(seed), sims

@@ -7,13 +7,12 @@ random kill moments (seeded; the seed is printed) and a ledger shared with ``ben
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 
 from plugin.store import EventStore
 
-from reliability_support import FD_SECRET, ZD_SECRET, service_env, wait_for
+from reliability_support import FD_SECRET, ZD_SECRET, kill_test_setup, service_env, wait_for
 from loadgen import Ledger, send_load, tagged, verdict
 
 EVENTS = int(os.environ.get("TRIAGE_RELIABILITY_CRASH_EVENTS", "240"))
@@ -21,13 +20,7 @@ KILLS = 3
 
 
 def test_random_kill9_mixed_vendors_exactly_once(tmp_path, zd, fd, processes, database_url):
-    seed = int(os.environ.get("TRIAGE_RELIABILITY_SEED", str(int(time.time()))))
-    rng = random.Random(seed)
-    print(f"crash seed {seed}")
-    sims = {"zendesk": zd, "freshdesk": fd}
-    for sim in sims.values():
-        sim.rate_limit_per_minute = 1_000_000
-        sim.latency_s = 0.003  # API calls take a moment, so kills land inside jobs
+    rng, sims = kill_test_setup("crash", zd, fd)
     env = service_env(tmp_path, zd, fd, database_url=database_url, TRIAGE_LEASE_S="5")
     ledger = Ledger()
     for round_ in range(KILLS):

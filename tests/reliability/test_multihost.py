@@ -10,7 +10,6 @@ undispatched rows are re-enqueued by the sweeps of the restarted processes.
 from __future__ import annotations
 
 import os
-import random
 import threading
 import time
 
@@ -18,7 +17,7 @@ import pytest
 
 from plugin.store import EventStore
 
-from reliability_support import FD_SECRET, ZD_SECRET, service_env, wait_for
+from reliability_support import FD_SECRET, ZD_SECRET, kill_test_setup, service_env, wait_for
 from loadgen import Ledger, send_load, tagged, verdict
 
 EVENTS = int(os.environ.get("TRIAGE_RELIABILITY_MULTIHOST_EVENTS", "300"))
@@ -27,13 +26,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 
 def test_two_receivers_two_workers_kill9_any_exactly_once(tmp_path, zd, fd, processes, postgres_url, redis_url):
-    seed = int(os.environ.get("TRIAGE_RELIABILITY_SEED", str(int(time.time()))))
-    rng = random.Random(seed)
-    print(f"multihost seed {seed}")
-    sims = {"zendesk": zd, "freshdesk": fd}
-    for sim in sims.values():
-        sim.rate_limit_per_minute = 1_000_000
-        sim.latency_s = 0.003  # API calls take a moment, so kills land inside jobs
+    rng, sims = kill_test_setup("multihost", zd, fd)
     ledger = Ledger()
 
     def start(name: str):
