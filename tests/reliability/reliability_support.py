@@ -42,3 +42,17 @@ def kill_test_setup(name: str, zd, fd) -> tuple[random.Random, dict]:
         sim.rate_limit_per_minute = 1_000_000
         sim.latency_s = 0.003  # API calls take a moment, so kills land inside jobs
     return random.Random(seed), sims
+
+
+def assert_exactly_once(name: str, sims: dict, ledger, events: int) -> dict:
+    """The kill -9 tests' verdict: at least half the load accepted, nothing lost or duplicated,
+    and every accepted ticket written exactly once. Returns (and prints) the figures."""
+    from loadgen import verdict
+
+    figures = verdict(sims, ledger)
+    print(f"{name} figures", figures)
+    assert figures["accepted"] >= events // 2, figures
+    assert figures["lost"] == 0 and figures["duplicates"] == 0, figures
+    for vendor, tid in ledger.accepted:
+        assert sims[vendor].writes[str(tid)] == 1, (vendor, tid)
+    return figures
