@@ -41,7 +41,7 @@ def _signer() -> URLSafeTimedSerializer:
 
 
 def _login_limiter() -> RateLimiter:
-    return auth._state("admin_login", lambda: RateLimiter(LOGIN_PER_MINUTE))
+    return auth.admin_login_limiter(LOGIN_PER_MINUTE)
 
 
 def _admin_key_id() -> str | None:

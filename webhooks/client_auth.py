@@ -73,6 +73,11 @@ def form_limiter() -> RateLimiter:
     return _state("form_limiter", lambda: RateLimiter(settings().form_rate_per_minute))
 
 
+def admin_login_limiter(per_minute: int) -> RateLimiter:
+    """Buckets per client address for ``/admin`` login attempts."""
+    return _state("admin_login", lambda: RateLimiter(per_minute))
+
+
 def form_secret() -> bytes:
     s = settings()
     return _state("form_secret", lambda: formtoken.load_secret(
