@@ -11,7 +11,6 @@ import json
 import logging
 import random
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,11 @@ from ..config import Settings, load_settings
 from ..datasets import Item, load_labelled, map_to_taxonomy, stratified_split, taxonomy_toml_from_labels
 from ..evaluation import (Prediction, classifier_from_settings, load_prices, predict, predictions_to_jsonl,
                           summarize)
+from ..exceptions import ConfigError
+from ..fallback import load_fallback
 from ..replay import recording
 from ..report import render_html, render_text
-from ..taxonomy import Taxonomy, load_taxonomy
+from ..taxonomy import Taxonomy, load_taxonomy, parse_taxonomy
 
 
 def add_data_args(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -73,10 +74,13 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
 def load_items(args: argparse.Namespace, settings: Settings) -> tuple[list[Item], Taxonomy, Settings]:
     """Read, split, sample and map the labelled data; resolve ``--taxonomy auto``.
 
-    Returns the items (labels are taxonomy categories), the taxonomy and the settings (pointing
-    at the generated taxonomy file when ``auto`` was asked for).
+    Returns the items (labels are taxonomy categories), the taxonomy and the settings. ``auto``
+    builds the taxonomy in memory (nothing written) from every label in the file plus, when the
+    fallback model can answer, the model's own classes: a class the file happens to lack stays a
+    class instead of being folded into ``other``, which would bias a subset evaluation.
     """
     items = load_labelled(args.data, args.text_col, args.label_col)
+    all_labels = [it.label for it in items]
     if args.split != "all":
         train, val = stratified_split(items, args.val_fraction, args.seed)
         items = train if args.split == "train" else val
@@ -84,12 +88,21 @@ def load_items(args: argparse.Namespace, settings: Settings) -> tuple[list[Item]
         picked = set(random.Random(args.seed).sample(range(len(items)), args.limit))
         items = [it for i, it in enumerate(items) if i in picked]
     if getattr(args, "taxonomy", None) == "auto":
-        all_labels = [it.label for it in load_labelled(args.data, args.text_col, args.label_col)]
-        path = Path(tempfile.mkdtemp(prefix="triage-taxonomy-")) / "taxonomy.toml"
-        path.write_text(taxonomy_toml_from_labels(all_labels), "utf-8")
-        settings = settings.model_copy(update={"taxonomy": str(path)})
-    taxonomy = load_taxonomy(settings.taxonomy)
+        labels = all_labels + _model_classes(settings)
+        taxonomy = parse_taxonomy(taxonomy_toml_from_labels(labels), source="<taxonomy auto>")
+    else:
+        taxonomy = load_taxonomy(settings.taxonomy)
     return map_to_taxonomy(items, taxonomy), taxonomy, settings
+
+
+def _model_classes(settings: Settings) -> list[str]:
+    """The fallback model's classes when this run may use it (not for a pure LLM run)."""
+    if settings.classifier == "llm":
+        return []
+    try:
+        return list(load_fallback(settings.model_dir).classes_)
+    except ConfigError:
+        return []  # no readable model: the classifier will say so itself
 
 
 def quiet_http_logs() -> None:
@@ -124,7 +137,8 @@ def evaluate_from_args(args: argparse.Namespace, **extra: Any) -> tuple[list[Pre
 def run(args: argparse.Namespace) -> int:
     preds, summary, taxonomy, settings = evaluate_from_args(args)
     meta = {"data": str(args.data), "split": args.split, "classifier": settings.classifier,
-            "prompt": settings.prompt_template, "model": settings.model_dir, "taxonomy": settings.taxonomy}
+            "prompt": settings.prompt_template, "model": settings.model_dir,
+            "taxonomy": "auto" if args.taxonomy == "auto" else settings.taxonomy}
     if settings.classifier == "cascade":
         meta["cascade_threshold"] = settings.cascade_threshold
     summary["meta"] = meta

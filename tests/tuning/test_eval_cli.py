@@ -57,3 +57,34 @@ def test_compare_two_prompts_and_classifiers(llm_env, tiny_csv: Path, capsys):
     text_rc = main(["compare", "--data", str(tiny_csv), "--no-progress", "--prompts", "classify_v1", "classify_v2"])
     assert text_rc == 0
     assert "McNemar" in capsys.readouterr().out
+
+
+def test_eval_taxonomy_auto_keeps_model_classes_and_writes_nothing(clean_env, tmp_path: Path, capsys,
+                                                                  monkeypatch):
+    """A subset file (2 of the model's 9 classes) is measured on the model's own classes: a
+    delivery answer stays `delivery`, it is not folded into `other`; no temp folder is left."""
+    import tempfile
+
+    from plugin.fallback import load_fallback
+
+    from .conftest import write_csv
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    data = write_csv(tmp_path / "subset.csv", [
+        ("I was charged twice, please fix the payment on my invoice", "billing"),
+        ("Where is my parcel? The delivery is late and tracking shows nothing", "billing"),
+        ("When will my refund arrive on my card?", "refund"),
+        ("My package never arrived, where is the shipment?", "refund"),
+    ])
+    s = _run_json(capsys, ["eval", "--data", str(data), "--classifier", "fallback", "--taxonomy", "auto",
+                           "--json", "--no-progress", "--predictions", str(tmp_path / "p.jsonl")])
+    classes = set(load_fallback("default").classes_)
+    assert classes <= set(s["confusion"]["labels"])
+    preds = [json.loads(line) for line in (tmp_path / "p.jsonl").read_text().splitlines()]
+    delivery_answers = [p for p in preds if "arrive" in p["text"] and "refund" not in p["text"]
+                        or "parcel" in p["text"]]
+    assert delivery_answers and all(p["label"] == "delivery" for p in delivery_answers)
+    assert s["meta"]["taxonomy"] == "auto"
+    assert list(scratch.iterdir()) == []
