@@ -11,13 +11,17 @@ import threading
 from importlib import resources
 from pathlib import Path
 
+from tflite_fallback.encoder_model import EncoderClassifier, load_model
 from tflite_fallback.model import HashBagClassifier
 
 from .exceptions import ConfigError
 
 DEFAULT_MODEL = "default"
 
-FallbackModel = HashBagClassifier  # what callers get: .classes_, .version, .predict_proba(texts)
+# What callers get: .classes_, .version, .predict_proba(texts), .embed(texts). A model directory
+# holds either the on-device student (the bundled default) or the server tier (sentence encoder +
+# head, `triage train --tier server`); its config.json says which.
+FallbackModel = HashBagClassifier | EncoderClassifier
 
 _CACHE: dict[str, FallbackModel] = {}
 _LOCK = threading.Lock()
@@ -45,7 +49,7 @@ def load_fallback(model_dir: str | Path = DEFAULT_MODEL) -> FallbackModel:
         model = _CACHE.get(key)
         if model is None:
             try:
-                model = HashBagClassifier.load(path)
+                model = load_model(path)
             except (OSError, KeyError, ValueError) as exc:
                 raise ConfigError(f"cannot load fallback model from {path}: {exc}") from exc
             _CACHE[key] = model

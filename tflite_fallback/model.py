@@ -55,6 +55,8 @@ class HashBagClassifier:
         seed: makes the split, initialisation and shuffling reproducible.
     """
 
+    kind = "hashbag"
+
     def __init__(self, n_buckets: int = 1 << 14, dim: int = 64, hidden: int = 0, max_len: int = 512,
                  char_ngrams: tuple[int, int] = (2, 5), word_bigrams: bool = True,
                  pooling: str = "mean", epochs: int = 20, batch_size: int = 32, lr: float = 0.02,

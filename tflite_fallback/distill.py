@@ -1,0 +1,111 @@
+"""Distil the server tier (sentence encoder + head) into the on-device student.
+
+The student (hashed n-gram bag, <= 5 MB) cannot know that "top up" means "add money" unless an
+example says so. The teacher does, so it writes the examples: every training text, seeded
+variants of it (word dropout, crops, swaps: new n-gram combinations with the teacher's view of what
+they mean) and any unlabelled in-domain text get the teacher's probability row, and the student is
+trained on those distributions (Hinton et al. 2015) mixed with the gold labels.
+
+The teacher's rows for the training texts are *out-of-fold*: K heads, each trained without one
+fold, label the fold they did not see. A teacher asked about its own training rows answers
+near one-hot, which is no more than the gold label; out-of-fold rows carry the similarity
+structure between classes that the student is meant to learn. The encoder runs once per text;
+only the small heads are refitted.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .encoder_model import EncoderClassifier
+from .model import HashBagClassifier
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """How many extra rows the teacher writes, and how much its view weighs against gold labels."""
+
+    variants_per_text: int = 2  # augmented copies of each labelled text
+    soft_weight: float = 0.5  # labelled rows: target = w * teacher + (1 - w) * one-hot
+    folds: int = 5  # out-of-fold teacher rows for the labelled texts
+    seed: int = 0
+
+
+def variants(text: str, n: int, rng: random.Random) -> list[str]:
+    """``n`` seeded rewrites of ``text``: drop ~15 % of words, crop an end, or swap a neighbour pair."""
+    words = text.split()
+    out: list[str] = []
+    for _ in range(n):
+        if len(words) < 3:
+            out.append(text)
+            continue
+        kind = rng.randrange(3)
+        if kind == 0:
+            kept = [w for w in words if rng.random() >= 0.15] or words[:1]
+        elif kind == 1:
+            cut = rng.randint(1, max(1, len(words) // 4))
+            kept = words[cut:] if rng.random() < 0.5 else words[:-cut]
+        else:
+            kept = list(words)
+            i = rng.randrange(len(kept) - 1)
+            kept[i], kept[i + 1] = kept[i + 1], kept[i]
+        out.append(" ".join(kept))
+    return out
+
+
+def out_of_fold_probabilities(teacher: EncoderClassifier, embeddings: np.ndarray, labels: Sequence[str],
+                              folds: int, seed: int) -> np.ndarray:
+    """Each labelled row's teacher distribution from a head that never saw it (same recipe)."""
+    n = len(labels)
+    probs = np.zeros((n, len(teacher.classes_)))
+    order = np.random.default_rng(seed).permutation(n)
+    for f in range(folds):
+        held = order[f::folds]
+        keep = np.setdiff1d(order, held)
+        head = EncoderClassifier(**teacher.get_params(), encoder=teacher.encoder)
+        head.fit(None, [labels[i] for i in keep], classes=teacher.classes_, embeddings=embeddings[keep])
+        probs[held] = head.predict_proba_embeddings(embeddings[held])
+    return probs
+
+
+def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassifier, *,
+            student: HashBagClassifier | None = None, unlabelled: Sequence[str] = (),
+            config: DistillConfig = DistillConfig(),
+            progress: Callable[[str, int, int], None] | None = None) -> HashBagClassifier:
+    """Train ``student`` (default: a default-sized HashBagClassifier) on the teacher's distributions.
+
+    Args:
+        texts, labels: the gold training rows (labels must be among ``teacher.classes_``).
+        teacher: a fitted server-tier model.
+        unlabelled: extra in-domain texts (e.g. past tickets); the teacher labels them.
+        progress: ``progress(stage, done, total)`` for a progress bar.
+    """
+    classes = teacher.classes_
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted({lab for lab in labels if lab not in index})
+    if unknown:
+        raise ValueError(f"labels the teacher does not know: {unknown[:5]}")
+    report = progress or (lambda stage, done, total: None)
+    rng = random.Random(config.seed)
+    extra = [v for t in texts for v in variants(t, config.variants_per_text, rng)] + list(unlabelled)
+    report("teacher", 0, len(texts) + len(extra))
+    emb = teacher.encoder.encode(list(texts))
+    report("teacher", len(texts), len(texts) + len(extra))
+    gold = np.zeros((len(texts), len(classes)))
+    gold[np.arange(len(texts)), [index[lab] for lab in labels]] = 1.0
+    if config.folds > 1 and len(texts) >= 5 * config.folds:
+        soft = out_of_fold_probabilities(teacher, emb, labels, config.folds, config.seed)
+    else:
+        soft = teacher.predict_proba_embeddings(emb)
+    targets = [config.soft_weight * soft + (1.0 - config.soft_weight) * gold]
+    if extra:
+        targets.append(teacher.predict_proba_embeddings(teacher.encoder.encode(extra)))
+    report("teacher", len(texts) + len(extra), len(texts) + len(extra))
+    model = student or HashBagClassifier(seed=config.seed)
+    model.fit(list(texts) + extra, soft_targets=np.vstack(targets), classes=classes,
+              progress=lambda step, total: report("student", step, total))
+    return model
