@@ -237,7 +237,8 @@ def label_probability(content: str, label: str, tokens: list[Any],
 
     The label value's characters are located in ``content``; the log-probabilities of the tokens
     that overlap it are summed and exponentiated. Alternatives in the first label token's
-    ``top_logprobs`` that start exactly one other label give the ranking.
+    ``top_logprobs`` that start exactly one other label give the rest of the ranking, after the
+    answered label.
 
     Returns:
         (score, ranking) or None when the tokens do not line up with the content.
@@ -277,7 +278,11 @@ def label_probability(content: str, label: str, tokens: list[Any],
         matches = [name for name in labels if name.startswith(piece) and name != label]
         if len(matches) == 1 and matches[0] not in scores:
             scores[matches[0]] = min(1.0, math.exp(float(alt.logprob)))
-    ranking = [LabelScore(label=k, score=v) for k, v in sorted(scores.items(), key=lambda kv: -kv[1])]
+    # The answer comes first: its score is the exact product over all its tokens, an alternative's
+    # is its first token only (an upper bound on its own product), so sorting them together could
+    # put an alternative above the label the model actually wrote.
+    alternatives = sorted(((k, v) for k, v in scores.items() if k != label), key=lambda kv: -kv[1])
+    ranking = [LabelScore(label=k, score=v) for k, v in [(label, score), *alternatives]]
     return score, ranking
 
 

@@ -121,6 +121,13 @@ def test_label_probability_sums_label_tokens():
     assert ranking[1].score == pytest.approx(0.2)
     # Tokens that do not add up to the content are ignored rather than trusted.
     assert label_probability(content, "delivery", tokens[:-1], ["delivery"]) is None
+    # A two-token answer (0.5 * 0.6 = 0.3) stays first even when an alternative's first token is 0.4:
+    # found against llama-server, where the ranking had put `billing` above the answered `contact`.
+    tokens[3] = tok("del", math.log(0.5), [tok("del", math.log(0.5)), tok("ref", math.log(0.4))])
+    tokens[4] = tok("ivery", math.log(0.6))
+    score, ranking = label_probability(content, "delivery", tokens, ["delivery", "refund", "order"])
+    assert score == pytest.approx(0.3)
+    assert [r.label for r in ranking] == ["delivery", "refund"] and ranking[1].score == pytest.approx(0.4)
 
 
 def test_response_format_is_strict_enum():
