@@ -9,7 +9,7 @@ Usage::
 
 Two evaluation sets, each a seeded sample of a validation split the models never trained on:
 
-* ``default``: the Bitext customer-support validation CSV (CDLA-Sharing-1.0), intents mapped onto
+* ``default``: the Bitext customer-support validation CSV (CDLA-Sharing-1.0), rows mapped onto
   the built-in 9-category taxonomy by its ``source_labels``; fallback = the bundled model;
   few-shot examples retrieved from the Bitext training CSV.
 * ``banking77``: BANKING77 (CC BY 4.0) ``train.csv``, 80/20 stratified split (seed 0), all 77
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from plugin import local_llm  # noqa: E402
-from plugin.datasets import Item, category_name, load_labelled, map_to_taxonomy, stratified_split  # noqa: E402
+from plugin.datasets import Item, category_name, load_labelled, stratified_split  # noqa: E402
 from plugin.datasets import taxonomy_toml_from_labels  # noqa: E402
 from plugin.evaluation import PipelineClassifier, Prices, predict, summarize  # noqa: E402
 from plugin.fallback import load_fallback  # noqa: E402
@@ -53,6 +53,7 @@ from plugin.replay import recording  # noqa: E402
 from plugin.retrieval import RetrievalIndex  # noqa: E402
 from plugin.taxonomy import Taxonomy, load_taxonomy, parse_taxonomy  # noqa: E402
 from plugin.thresholds import cascade_threshold  # noqa: E402
+from tflite_fallback.build_default import bitext_items  # noqa: E402
 from tflite_fallback.model import HashBagClassifier  # noqa: E402
 
 FREE = Prices(0.0, 0.0)
@@ -108,10 +109,9 @@ def load_set(name: str, args: argparse.Namespace):
     if name == "default":
         taxonomy = load_taxonomy()
         fallback = load_fallback()
-        train = map_to_taxonomy(load_labelled(args.data / BITEXT / "Bitext_Sample_Customer_Service_Training_Dataset.csv",
-                                              label_col="intent"), taxonomy)
-        pool = map_to_taxonomy(load_labelled(args.data / BITEXT / "Bitext_Sample_Customer_Service_Validation_Dataset.csv",
-                                             label_col="intent"), taxonomy)
+        # the bundled model's own mapping (intent where the taxonomy lists it, else category)
+        train = bitext_items(args.data / BITEXT / "Bitext_Sample_Customer_Service_Training_Dataset.csv", taxonomy)
+        pool = bitext_items(args.data / BITEXT / "Bitext_Sample_Customer_Service_Validation_Dataset.csv", taxonomy)
     elif name == "banking77":
         items = load_labelled(args.data / "banking77" / "train.csv")
         items = [Item(it.id, it.text, category_name(it.label), it.subject) for it in items]

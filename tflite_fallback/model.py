@@ -342,6 +342,9 @@ class HashBagClassifier:
         """Load a model saved by :meth:`save`; refuses an unknown featurizer spec."""
         d = Path(directory)
         config = json.loads((d / CONFIG_FILE).read_text("utf-8"))
+        if config.get("kind", cls.kind) != cls.kind:
+            raise ValueError(f"{d} holds a {config['kind']!r} model (the server tier), not the on-device "
+                             f"student; phones get a student: `triage train --teacher {d} ...`")
         feat = config["featurizer"]
         if feat.get("spec_version") != SPEC_VERSION:
             raise ValueError(f"{d}: featurizer {feat.get('spec_version')!r} != {SPEC_VERSION!r}")

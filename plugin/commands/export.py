@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..exceptions import ConfigError
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("export", help="export the fallback model to TFLite and/or CoreML")
@@ -22,6 +24,8 @@ def _export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         print(f"triage export: {exc}")
         return 1
+    except (OSError, ValueError) as exc:  # no model there, or not an exportable one
+        raise ConfigError(str(exc)) from exc
     print(json.dumps({k: manifest[k] for k in ("model_version", "spec_version", "files", "max_abs_diff")},
                      indent=2))
     return 0

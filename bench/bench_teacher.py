@@ -1,0 +1,163 @@
+"""Teacher, server tier and distilled student on intent data nobody here wrote, with the peers.
+
+Usage: ``python bench/bench_teacher.py [--sets banking77 hwu64 oos] [--variants 2] [--data ../shared/data]``
+(needs the teacher extra and ``triage teacher install``; scikit-learn for the TF-IDF peer, from
+the ``bench`` extra). Prints one table per set; the numbers go into docs/fallback.md.
+
+Validation only (the test splits are held back and measured elsewhere):
+
+* ``banking77``: BANKING77 (CC BY 4.0) ``train.csv``, a seeded 15 % split (as bench_fallback.py);
+* ``hwu64``: HWU64 (CC BY-SA 3.0) ``train`` -> ``valid``;
+* ``oos``: BANKING77-OOS ``train`` -> ``valid`` in-scope + ``id-oos``/``ood-oos`` ``valid``: in-scope
+  accuracy and OOS recall at the max-probability threshold that loses <= 1 point of in-scope
+  accuracy, and the AUROC of max-probability for in-scope vs out-of-scope.
+
+Rows: the student (<= 5 MB hashed n-gram bag) on gold labels; the student distilled from the
+server tier; the server tier (all-MiniLM-L6-v2 + softmax regression, which *is* the MiniLM+LR peer);
+word+char TF-IDF + logistic regression (C=10). Everything runs through the production classes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench_fallback import banking77  # noqa: E402
+
+from plugin.datasets import load_labelled  # noqa: E402
+from plugin.metrics import percentile  # noqa: E402
+from tflite_fallback.distill import DistillConfig, distill  # noqa: E402
+from tflite_fallback.encoder_model import EncoderClassifier  # noqa: E402
+from tflite_fallback.minilm import shared_encoder  # noqa: E402
+from tflite_fallback.model import HashBagClassifier  # noqa: E402
+
+
+def macro_f1(gold: list[str], pred: list[str]) -> float:
+    scores = []
+    for c in sorted(set(gold)):
+        tp = sum(g == c and p == c for g, p in zip(gold, pred))
+        fp = sum(g != c and p == c for g, p in zip(gold, pred))
+        fn = sum(g == c and p != c for g, p in zip(gold, pred))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(scores))
+
+
+def auroc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """P(score of an in-scope row > score of an out-of-scope row), ties half."""
+    allv = np.concatenate([pos, neg])
+    ranks = allv.argsort().argsort().astype(float) + 1
+    _, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
+    sums = np.bincount(inv, weights=ranks)
+    ranks = (sums / counts)[inv]
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def tfidf_peer(train_x, train_y):
+    try:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline, make_union
+    except ImportError:
+        return None
+    model = make_pipeline(make_union(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                                     TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
+                          LogisticRegression(C=10, max_iter=2000))
+    return model.fit(train_x, train_y)
+
+
+def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
+    """(name, predict_proba(texts) -> [n, k], classes, size_mb, train_s) for each row."""
+    enc = shared_encoder()
+    classes = sorted(set(train_y))
+    out = []
+    t = time.perf_counter()
+    emb = enc.encode(train_x)
+    encode_s = time.perf_counter() - t
+    t = time.perf_counter()
+    teacher = EncoderClassifier(seed=seed).fit(train_x, train_y, classes=classes, embeddings=emb)
+    teacher_s = time.perf_counter() - t + encode_s
+    t = time.perf_counter()
+    student = HashBagClassifier(seed=seed).fit(train_x, train_y, classes=classes)
+    out.append(("student (gold)", student.predict_proba, 4 * student.embedding_.size / 1e6 + 0.02,
+                time.perf_counter() - t))
+    t = time.perf_counter()
+    distilled = distill(train_x, train_y, teacher, student=HashBagClassifier(seed=seed),
+                        config=DistillConfig(variants_per_text=variants, seed=seed))
+    out.append((f"student distilled (x{variants} variants)", distilled.predict_proba,
+                4 * distilled.embedding_.size / 1e6 + 0.02, time.perf_counter() - t + teacher_s))
+    out.append(("server tier = MiniLM+LR", teacher.predict_proba, 90.9, teacher_s))
+    t = time.perf_counter()
+    peer = tfidf_peer(train_x, train_y)
+    if peer is not None:
+        order = [list(peer.classes_).index(c) for c in classes]
+        out.append(("TF-IDF+LR (C=10)", lambda xs, p=peer, o=order: p.predict_proba(xs)[:, o], float("nan"),
+                    time.perf_counter() - t))
+    return out, classes
+
+
+def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | None = None) -> None:
+    train_x, train_y = [t for t, _ in train], [lab for _, lab in train]
+    val_x, val_y = [t for t, _ in val], [lab for _, lab in val]
+    rows, classes = models(train_x, train_y, variants, seed)
+    print(f"\n== {name}: {len(train)} train / {len(val)} validation, {len(classes)} classes"
+          + (f", {len(oos)} out-of-scope" if oos else ""))
+    head = f"{'model':36} {'acc':>6} {'macroF1':>8} {'MB':>6} {'train s':>8} {'p50 ms':>7}"
+    print(head + ("   in-scope@thr  OOS recall  AUROC" if oos else ""))
+    for label, proba, size, train_s in rows:
+        p = proba(val_x)
+        pred = [classes[i] for i in p.argmax(1)]
+        acc = np.mean([a == b for a, b in zip(pred, val_y)])
+        times = []
+        for x in val_x[:200]:
+            t = time.perf_counter()
+            proba([x])
+            times.append((time.perf_counter() - t) * 1000)
+        line = (f"{label:36} {acc:6.1%} {macro_f1(val_y, pred):8.1%} {size:6.1f} {train_s:8.0f} "
+                f"{percentile(times, 50):7.2f}")
+        if oos:
+            conf_in, ok = p.max(1), np.array([a == b for a, b in zip(pred, val_y)])
+            conf_out = proba(oos).max(1)
+            best = 0.0
+            for thr in np.unique(conf_in):  # highest threshold that keeps in-scope acc within 1 point
+                if np.mean(ok & (conf_in >= thr)) >= acc - 0.01:
+                    best = max(best, float(thr))
+            line += (f"   {np.mean(ok & (conf_in >= best)):11.1%}  {np.mean(conf_out < best):10.1%}"
+                     f"  {auroc(conf_in, conf_out):5.3f}")
+        print(line, flush=True)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    ap.add_argument("--sets", nargs="+", default=["banking77", "hwu64", "oos"], choices=["banking77", "hwu64", "oos"])
+    ap.add_argument("--variants", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    def pairs(folder: Path):
+        return [(it.text, it.label) for it in load_labelled(folder)]
+
+    for name in args.sets:
+        if name == "banking77":
+            train, val = banking77(args.data, seed=args.seed)
+            run_set("BANKING77 (15 % split of train)", train, val, args.variants, args.seed)
+        elif name == "hwu64":
+            run_set("HWU64 (train -> valid)", pairs(args.data / "hwu64" / "train"),
+                    pairs(args.data / "hwu64" / "valid"), args.variants, args.seed)
+        else:
+            d = args.data / "banking77-oos"
+            oos = [t for t, _ in pairs(d / "id-oos" / "valid") + pairs(d / "ood-oos" / "valid")]
+            run_set("BANKING77-OOS (train -> valid)", pairs(d / "train"), pairs(d / "valid"), args.variants,
+                    args.seed, oos=oos)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
