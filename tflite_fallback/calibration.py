@@ -60,3 +60,12 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
         if sel.any():
             ece += sel.mean() * abs(conf[sel].mean() - correct[sel].mean())
     return float(ece)
+
+
+def calibrate_held_out(logits: np.ndarray, targets: np.ndarray) -> tuple[float, dict]:
+    """Fit the temperature on held-out rows and report them: ``(T, {"rows", "accuracy", "ece"})``."""
+    temperature = fit_temperature(logits, targets)
+    probs = softmax(logits / temperature)
+    y = targets.argmax(axis=1)
+    return temperature, {"rows": int(len(logits)), "accuracy": round(float((probs.argmax(1) == y).mean()), 4),
+                         "ece": round(expected_calibration_error(probs, y), 4)}

@@ -12,8 +12,6 @@ the cascade and retrieval take either; a model directory says which it holds (``
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,14 +19,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .calibration import expected_calibration_error, fit_temperature, softmax
-from .model import CONFIG_FILE, LABELS_FILE, WEIGHTS_FILE
+from .calibration import calibrate_held_out, softmax
+from .saved_model import WEIGHTS_FILE, SavedClassifier, read_config, resolve_classes
 
 KIND = "encoder"
 FORMAT_VERSION = 1
 
 
-class EncoderClassifier:
+class EncoderClassifier(SavedClassifier):
     """Sentence-encoder embeddings with a multinomial logistic-regression head.
 
     Args:
@@ -70,13 +68,7 @@ class EncoderClassifier:
             progress: Callable[[int, int], None] | None = None) -> "EncoderClassifier":
         """Train the head on hard labels or soft targets; ``embeddings`` (then ``texts`` may be None)
         skips re-encoding."""
-        if labels is None and soft_targets is None:
-            raise ValueError("fit needs labels or soft_targets")
-        if classes is None:
-            if labels is None:
-                raise ValueError("soft_targets need `classes` (their column order)")
-            classes = sorted(set(labels))
-        self.classes_ = [str(c) for c in classes]
+        self.classes_ = resolve_classes(labels, soft_targets, classes)
         index = {c: i for i, c in enumerate(self.classes_)}
         x = self.encoder.encode(list(texts or [])) if embeddings is None else np.asarray(embeddings, np.float32)
         n, k = len(x), len(self.classes_)
@@ -100,12 +92,7 @@ class EncoderClassifier:
         self.temperature_ = 1.0
         self.held_out_ = {}
         if n_cal:
-            logits = self._logits(z[cal])
-            self.temperature_ = fit_temperature(logits, targets[cal])
-            probs = softmax(logits / self.temperature_)
-            y = targets[cal].argmax(axis=1)
-            self.held_out_ = {"rows": int(n_cal), "accuracy": round(float((probs.argmax(1) == y).mean()), 4),
-                              "ece": round(expected_calibration_error(probs, y), 4)}
+            self.temperature_, self.held_out_ = calibrate_held_out(self._logits(z[cal]), targets[cal])
         self.n_train_ = int(len(tr))
         self.n_calibration_ = int(n_cal)
         self.trained_at_ = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -155,54 +142,31 @@ class EncoderClassifier:
         """Calibrated probabilities, columns in ``classes_`` order."""
         return self.predict_proba_embeddings(self.encoder.encode(list(texts)))
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        return [self.classes_[i] for i in self.predict_proba(texts).argmax(axis=1)]
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The encoder's unit-length sentence embeddings (for retrieval)."""
         return self.encoder.encode(list(texts))
 
-    def score(self, texts: Sequence[str], labels: Sequence[str]) -> float:
-        return float(np.mean([p == y for p, y in zip(self.predict(texts), labels)]))
-
     # --- persistence --------------------------------------------------------------------------
-    @property
-    def version(self) -> str:
-        cached = self.__dict__.get("_version")
-        if cached is None:
-            cached = self._version = self._hash_version()
-        return cached
-
-    def _hash_version(self) -> str:
+    def _version_parts(self) -> tuple[list[np.ndarray], tuple]:
         from .minilm import NAME, PINS
 
-        h = hashlib.sha256()
-        for arr in (self.w_, self.b_, self.mean_, self.scale_):
-            h.update(np.ascontiguousarray(arr).tobytes())
-        h.update(repr((self.classes_, self.temperature_, NAME, PINS["weights"].sha256)).encode())
-        return f"{self.trained_at_}-{h.hexdigest()[:12]}"
+        return ([self.w_, self.b_, self.mean_, self.scale_],
+                (self.classes_, self.temperature_, NAME, PINS["weights"].sha256))
 
     def save(self, directory: str | Path, metrics: dict | None = None) -> Path:
         from .minilm import NAME, PINS
 
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out / WEIGHTS_FILE, w=self.w_, b=self.b_, mean=self.mean_, scale=self.scale_)
-        config = {"format": FORMAT_VERSION, "kind": KIND, "version": self.version, "classes": self.classes_,
-                  "temperature": self.temperature_,
-                  "encoder": {"name": NAME, "weights_sha256": PINS["weights"].sha256},
-                  "params": self.get_params(), "trained_at": self.trained_at_, "n_train": self.n_train_,
-                  "n_calibration": self.n_calibration_, "held_out": self.held_out_, "metrics": metrics or {}}
-        (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", "utf-8")
-        (out / LABELS_FILE).write_text("\n".join(self.classes_) + "\n", "utf-8")
-        return out
+        return self._write(directory, {"w": self.w_, "b": self.b_, "mean": self.mean_, "scale": self.scale_},
+                           {"format": FORMAT_VERSION, "kind": KIND, "version": self.version,
+                            "encoder": {"name": NAME, "weights_sha256": PINS["weights"].sha256},
+                            "params": self.get_params(), **self._common_config(metrics)})
 
     @classmethod
     def load(cls, directory: str | Path, encoder=None) -> "EncoderClassifier":
         from .minilm import PINS
 
         d = Path(directory)
-        config = json.loads((d / CONFIG_FILE).read_text("utf-8"))
+        config = read_config(d)
         if config.get("kind") != KIND:
             raise ValueError(f"{d}: not a {KIND} model (kind {config.get('kind')!r})")
         if config["encoder"]["weights_sha256"] != PINS["weights"].sha256:
@@ -211,14 +175,7 @@ class EncoderClassifier:
         with np.load(d / WEIGHTS_FILE) as w:
             model.w_, model.b_ = w["w"].astype(np.float32), w["b"].astype(np.float32)
             model.mean_, model.scale_ = w["mean"].astype(np.float32), w["scale"].astype(np.float32)
-        model.classes_ = list(config["classes"])
-        model.temperature_ = float(config["temperature"])
-        model.trained_at_ = config["trained_at"]
-        model.n_train_ = config.get("n_train", 0)
-        model.n_calibration_ = config.get("n_calibration", 0)
-        model.metrics_ = config.get("metrics", {})
-        model.held_out_ = config.get("held_out", {})
-        model._version = model._hash_version()
+        model._read_common(config)
         model.encoder  # noqa: B018 - load the encoder now: a missing teacher install fails here, not per ticket
         return model
 
@@ -227,7 +184,6 @@ def load_model(directory: str | Path):
     """Either model kind from its directory (``config.json`` says which)."""
     from .model import HashBagClassifier
 
-    config = json.loads((Path(directory) / CONFIG_FILE).read_text("utf-8"))
-    if config.get("kind") == KIND:
+    if read_config(directory).get("kind") == KIND:
         return EncoderClassifier.load(directory)
     return HashBagClassifier.load(directory)

@@ -16,7 +16,8 @@ import numpy as np
 
 from .featurizer import SPEC_VERSION
 from .graph import dequantized_model, graph_weights, run_graph
-from .model import LABELS_FILE, HashBagClassifier
+from .model import HashBagClassifier
+from .saved_model import LABELS_FILE
 from .vectors import VECTORS_FILE, build_vectors, write_vectors
 
 FORMATS = ("tflite", "coreml", "all")

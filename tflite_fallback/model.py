@@ -11,8 +11,6 @@ ends in ``_``, ``fit`` returns ``self`` and ``predict_proba`` columns follow ``c
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
@@ -20,16 +18,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .calibration import expected_calibration_error, fit_temperature, softmax
+from .calibration import calibrate_held_out, softmax
 from .featurizer import SPEC_VERSION, Featurizer
+from .saved_model import WEIGHTS_FILE, SavedClassifier, read_config, resolve_classes
 
-WEIGHTS_FILE = "weights.npz"
-CONFIG_FILE = "config.json"
-LABELS_FILE = "labels.txt"
 FORMAT_VERSION = 1
 
 
-class HashBagClassifier:
+class HashBagClassifier(SavedClassifier):
     """Hashed embedding-bag text classifier with temperature-scaled probabilities.
 
     The defaults are the best size/accuracy trade-off measured on BANKING77 (bench/bench_fallback.py):
@@ -109,13 +105,7 @@ class HashBagClassifier:
         Returns:
             self
         """
-        if labels is None and soft_targets is None:
-            raise ValueError("fit needs labels or soft_targets")
-        if classes is None:
-            if labels is None:
-                raise ValueError("soft_targets need `classes` (their column order)")
-            classes = sorted(set(labels))
-        self.classes_ = [str(c) for c in classes]
+        self.classes_ = resolve_classes(labels, soft_targets, classes)
         index = {c: i for i, c in enumerate(self.classes_)}
         n, k = len(texts), len(self.classes_)
         targets = np.zeros((n, k), dtype=np.float64)
@@ -147,12 +137,7 @@ class HashBagClassifier:
         self.temperature_ = 1.0
         self.held_out_ = {}
         if n_cal:
-            logits = self._logits(ids[cal])
-            self.temperature_ = fit_temperature(logits, targets[cal])
-            probs = softmax(logits / self.temperature_)
-            y = targets[cal].argmax(axis=1)
-            self.held_out_ = {"rows": int(n_cal), "accuracy": round(float((probs.argmax(1) == y).mean()), 4),
-                              "ece": round(expected_calibration_error(probs, y), 4)}
+            self.temperature_, self.held_out_ = calibrate_held_out(self._logits(ids[cal]), targets[cal])
         if refit:
             # Same recipe on every row: the held-out 10 % also teach the final model; the
             # temperature fitted above transfers because the recipe and data size barely change.
@@ -283,9 +268,6 @@ class HashBagClassifier:
         """Calibrated probabilities, columns in ``classes_`` order."""
         return self.predict_proba_ids(self.featurizer.transform(list(texts)))
 
-    def predict(self, texts: Sequence[str]) -> list[str]:
-        return [self.classes_[i] for i in self.predict_proba(texts).argmax(axis=1)]
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised pooled embeddings ``[n, dim]`` (for retrieval / nearest neighbours)."""
         ids = self.featurizer.transform(list(texts))
@@ -295,53 +277,26 @@ class HashBagClassifier:
         norm = np.linalg.norm(pooled, axis=1, keepdims=True)
         return pooled / np.maximum(norm, 1e-12)
 
-    def score(self, texts: Sequence[str], labels: Sequence[str]) -> float:
-        """Accuracy, as in scikit-learn."""
-        return float(np.mean([p == y for p, y in zip(self.predict(texts), labels)]))
-
     # --- persistence --------------------------------------------------------------------------
-    @property
-    def version(self) -> str:
-        """``<trained date>-<12 hex of the weights' sha256>``: changes whenever the numbers do.
-
-        Hashed once, when ``fit`` ends or ``load`` finishes, and read from then on: the pipeline
-        reads it for every ticket, and hashing the ~4 MB of weights each time cost about twice
-        the classification itself. A model whose arrays are set by hand hashes on first read.
-        """
-        cached = self.__dict__.get("_version")
-        if cached is None:
-            cached = self._version = self._hash_version()
-        return cached
-
-    def _hash_version(self) -> str:
-        h = hashlib.sha256()
-        for arr in (self.embedding_, self.w1_, self.b1_, self.w2_, self.b2_):
-            h.update(np.ascontiguousarray(arr).tobytes())
-        h.update(repr((self.classes_, self.temperature_, self.featurizer.to_dict())).encode())
-        return f"{self.trained_at_}-{h.hexdigest()[:12]}"
+    def _version_parts(self) -> tuple[list[np.ndarray], tuple]:
+        return ([self.embedding_, self.w1_, self.b1_, self.w2_, self.b2_],
+                (self.classes_, self.temperature_, self.featurizer.to_dict()))
 
     def save(self, directory: str | Path, metrics: dict | None = None) -> Path:
         """Write ``weights.npz``, ``config.json`` and ``labels.txt`` into ``directory``."""
-        out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(out / WEIGHTS_FILE, embedding=self.embedding_, w1=self.w1_, b1=self.b1_,
-                            w2=self.w2_, b2=self.b2_)
         params = self.get_params()
         params["char_ngrams"] = list(params["char_ngrams"])
-        config = {"format": FORMAT_VERSION, "version": self.version, "classes": self.classes_,
-                  "temperature": self.temperature_, "featurizer": self.featurizer.to_dict(),
-                  "params": params, "trained_at": self.trained_at_, "n_train": self.n_train_,
-                  "n_calibration": self.n_calibration_, "held_out": self.held_out_,
-                  "metrics": metrics or {}}
-        (out / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", "utf-8")
-        (out / LABELS_FILE).write_text("\n".join(self.classes_) + "\n", "utf-8")
-        return out
+        return self._write(directory, {"embedding": self.embedding_, "w1": self.w1_, "b1": self.b1_,
+                                       "w2": self.w2_, "b2": self.b2_},
+                           {"format": FORMAT_VERSION, "kind": self.kind, "version": self.version,
+                            "featurizer": self.featurizer.to_dict(), "params": params,
+                            **self._common_config(metrics)})
 
     @classmethod
     def load(cls, directory: str | Path) -> "HashBagClassifier":
         """Load a model saved by :meth:`save`; refuses an unknown featurizer spec."""
         d = Path(directory)
-        config = json.loads((d / CONFIG_FILE).read_text("utf-8"))
+        config = read_config(d)
         if config.get("kind", cls.kind) != cls.kind:
             raise ValueError(f"{d} holds a {config['kind']!r} model (the server tier), not the on-device "
                              f"student; phones get a student: `triage train --teacher {d} ...`")
@@ -355,12 +310,5 @@ class HashBagClassifier:
             model.embedding_ = w["embedding"].astype(np.float32)
             model.w1_, model.b1_ = w["w1"].astype(np.float32), w["b1"].astype(np.float32)
             model.w2_, model.b2_ = w["w2"].astype(np.float32), w["b2"].astype(np.float32)
-        model.classes_ = list(config["classes"])
-        model.temperature_ = float(config["temperature"])
-        model.trained_at_ = config["trained_at"]
-        model.n_train_ = config.get("n_train", 0)
-        model.n_calibration_ = config.get("n_calibration", 0)
-        model.metrics_ = config.get("metrics", {})
-        model.held_out_ = config.get("held_out", {})
-        model._version = model._hash_version()  # once, here; never per prediction
+        model._read_common(config)
         return model

@@ -8,7 +8,7 @@ import types
 
 import numpy as np
 
-import tflite_fallback.model as model_module
+import tflite_fallback.saved_model as model_module  # where the version is hashed
 from plugin.config import load_settings
 from plugin.fallback import model_path
 from plugin.pipeline import Pipeline
