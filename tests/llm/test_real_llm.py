@@ -199,3 +199,8 @@ def test_eval_and_cascade_run_unchanged_and_replay_offline(llm_env, tmp_path, ca
     replayed = run("--classifier", "llm", "--replay", str(cassettes))
     assert replayed["classifiers"] == {"llm": len(rows)}
     assert replayed["accuracy"] == recorded["accuracy"] and replayed["confusion"] == recorded["confusion"]
+
+
+def test_the_installed_server_reports_its_version(llama_server):
+    version = local_llm.server_version()
+    assert version != "unknown" and f"{local_llm.SERVER_PACKAGE}=={local_llm.SERVER_VERSION}" in version
