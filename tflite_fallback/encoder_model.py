@@ -30,7 +30,8 @@ class EncoderClassifier(SavedClassifier):
     """Sentence-encoder embeddings with a multinomial logistic-regression head.
 
     Args:
-        l2: L2 penalty on the head's weights (per row, as in scikit-learn's ``1 / (C * n)``).
+        l2: L2 penalty on the head's weights. 1e-3 measured best on a BANKING77 validation split
+            (93.0 % vs 92.4 % at 1e-4; bench/bench_teacher.py).
         epochs, batch_size, lr: Adam schedule for the head (lr decays linearly to 10 %).
         calib_fraction: share of rows held out to fit the temperature and report ``held_out_``.
         seed: split, initialisation and shuffling.
@@ -40,7 +41,7 @@ class EncoderClassifier(SavedClassifier):
 
     kind = KIND
 
-    def __init__(self, l2: float = 1e-4, epochs: int = 60, batch_size: int = 128, lr: float = 0.01,
+    def __init__(self, l2: float = 1e-3, epochs: int = 60, batch_size: int = 128, lr: float = 0.01,
                  calib_fraction: float = 0.1, seed: int = 0, encoder=None) -> None:
         self.l2 = l2
         self.epochs = epochs
