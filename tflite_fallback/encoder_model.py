@@ -176,7 +176,7 @@ class EncoderClassifier(SavedClassifier):
         with np.load(d / WEIGHTS_FILE) as w:
             model.w_, model.b_ = w["w"].astype(np.float32), w["b"].astype(np.float32)
             model.mean_, model.scale_ = w["mean"].astype(np.float32), w["scale"].astype(np.float32)
-        model._read_common(config)
+        model.restore_metadata(config)
         model.encoder  # noqa: B018 - load the encoder now: a missing teacher install fails here, not per ticket
         return model
 

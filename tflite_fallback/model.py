@@ -310,5 +310,5 @@ class HashBagClassifier(SavedClassifier):
             model.embedding_ = w["embedding"].astype(np.float32)
             model.w1_, model.b1_ = w["w1"].astype(np.float32), w["b1"].astype(np.float32)
             model.w2_, model.b2_ = w["w2"].astype(np.float32), w["b2"].astype(np.float32)
-        model._read_common(config)
+        model.restore_metadata(config)
         return model

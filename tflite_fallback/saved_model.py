@@ -23,7 +23,7 @@ class SavedClassifier:
     """Mixin: ``predict``/``score`` from ``predict_proba``, the cached version, save/load plumbing.
 
     Subclasses provide ``predict_proba``, ``_version_parts()`` (the arrays and the identity tuple
-    that the version hashes) and call :meth:`_write` / :meth:`_read_common`.
+    that the version hashes) and call :meth:`_write` / :meth:`restore_metadata`.
     """
 
     classes_: list[str]
@@ -69,7 +69,8 @@ class SavedClassifier:
                 "n_train": self.n_train_, "n_calibration": self.n_calibration_, "held_out": self.held_out_,
                 "metrics": metrics or {}}
 
-    def _read_common(self, config: dict) -> None:
+    def restore_metadata(self, config: dict) -> None:
+        """Set classes, temperature and training metadata from a saved ``config.json`` (``load`` uses it)."""
         self.classes_ = list(config["classes"])
         self.temperature_ = float(config["temperature"])
         self.trained_at_ = config["trained_at"]
