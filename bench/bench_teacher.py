@@ -89,7 +89,7 @@ def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
                 time.perf_counter() - t))
     t = time.perf_counter()
     distilled = distill(train_x, train_y, teacher, student=HashBagClassifier(seed=seed),
-                        config=DistillConfig(variants_per_text=variants, seed=seed))
+                        config=DistillConfig(variants_per_text=variants, seed=seed), embeddings=emb)
     out.append((f"student distilled (x{variants} variants)", distilled.predict_proba,
                 4 * distilled.embedding_.size / 1e6 + 0.02, time.perf_counter() - t + teacher_s))
     out.append(("server tier = MiniLM+LR", teacher.predict_proba, 90.9, teacher_s))

@@ -74,7 +74,7 @@ def out_of_fold_probabilities(teacher: EncoderClassifier, embeddings: np.ndarray
 
 def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassifier, *,
             student: HashBagClassifier | None = None, unlabelled: Sequence[str] = (),
-            config: DistillConfig = DistillConfig(),
+            config: DistillConfig = DistillConfig(), embeddings: np.ndarray | None = None,
             progress: Callable[[str, int, int], None] | None = None) -> HashBagClassifier:
     """Train ``student`` (default: a default-sized HashBagClassifier) on the teacher's distributions.
 
@@ -82,6 +82,8 @@ def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassif
         texts, labels: the gold training rows (labels must be among ``teacher.classes_``).
         teacher: a fitted server-tier model.
         unlabelled: extra in-domain texts (e.g. past tickets); the teacher labels them.
+        embeddings: the encoder's embeddings of ``texts`` when the caller already has them (it
+            just fitted the teacher on them): the encoder is the slow part, so it runs once.
         progress: ``progress(stage, done, total)`` for a progress bar.
     """
     classes = teacher.classes_
@@ -93,7 +95,7 @@ def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassif
     rng = random.Random(config.seed)
     extra = [v for t in texts for v in variants(t, config.variants_per_text, rng)] + list(unlabelled)
     report("teacher", 0, len(texts) + len(extra))
-    emb = teacher.encoder.encode(list(texts))
+    emb = teacher.encoder.encode(list(texts)) if embeddings is None else np.asarray(embeddings, np.float32)
     report("teacher", len(texts), len(texts) + len(extra))
     gold = np.zeros((len(texts), len(classes)))
     gold[np.arange(len(texts)), [index[lab] for lab in labels]] = 1.0

@@ -164,13 +164,13 @@ def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, cl
         metrics = {f"held_out_{k}": v for k, v in model.held_out_.items()}
         model.save(out, metrics)
         return model, metrics
+    teacher_model = EncoderClassifier(seed=seed) if teacher == "minilm" else EncoderClassifier.load(teacher)
+    embeddings = teacher_model.embed(texts)  # once: both the teacher's fit and distillation need them
     if teacher == "minilm":
-        teacher_model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes)
-    else:
-        teacher_model = EncoderClassifier.load(teacher)
+        teacher_model.fit(texts, labels, classes=classes, embeddings=embeddings)
     extra = read_texts(unlabelled) if unlabelled else []
     student = distill(texts, labels, teacher_model, student=HashBagClassifier(**params), unlabelled=extra,
-                      config=config,
+                      config=config, embeddings=embeddings,
                       progress=None if progress is None else (lambda _stage, done, total: progress(done, total)))
     metrics = {f"held_out_{k}": v for k, v in student.held_out_.items()}
     metrics["teacher"] = {"version": teacher_model.version, **teacher_model.held_out_}
