@@ -12,7 +12,6 @@ the cascade and retrieval take either; a model directory says which it holds (``
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
@@ -20,6 +19,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .calibration import calibrate_held_out, softmax
+from .optim import adam_step, decayed_lr, minibatches
 from .saved_model import WEIGHTS_FILE, SavedClassifier, read_config, resolve_classes
 
 KIND = "encoder"
@@ -102,32 +102,20 @@ class EncoderClassifier(SavedClassifier):
 
     def _train(self, z: np.ndarray, targets: np.ndarray, rng: np.random.Generator,
                progress: Callable[[int, int], None] | None) -> None:
-        n, d = z.shape
-        k = targets.shape[1]
-        self.w_ = np.zeros((d, k), np.float32)
-        self.b_ = np.zeros(k, np.float32)
-        params = {"w_": self.w_, "b_": self.b_}
-        m = {p: np.zeros_like(a) for p, a in params.items()}
-        v = {p: np.zeros_like(a) for p, a in params.items()}
-        steps_per_epoch = max(1, math.ceil(n / self.batch_size))
-        total = steps_per_epoch * self.epochs
-        step = 0
-        for _ in range(self.epochs):
-            perm = rng.permutation(n)
-            for s in range(steps_per_epoch):
-                batch = perm[s * self.batch_size:(s + 1) * self.batch_size]
-                step += 1
-                lr = self.lr * (1.0 - 0.9 * (step - 1) / max(1, total - 1))
-                xb = z[batch]
-                g_logits = ((softmax(xb @ self.w_ + self.b_) - targets[batch]) / len(batch)).astype(np.float32)
-                grads = {"w_": xb.T @ g_logits + self.l2 * self.w_, "b_": g_logits.sum(axis=0)}
-                c1, c2 = 1 - 0.9 ** step, 1 - 0.999 ** step
-                for p, g in grads.items():
-                    m[p] = 0.9 * m[p] + 0.1 * g
-                    v[p] = 0.999 * v[p] + 0.001 * g * g
-                    params[p] -= (lr * (m[p] / c1) / (np.sqrt(v[p] / c2) + 1e-8)).astype(np.float32)
-                if progress is not None:
-                    progress(step, total)
+        self.w_ = np.zeros((z.shape[1], targets.shape[1]), np.float32)
+        self.b_ = np.zeros(targets.shape[1], np.float32)
+        m = {"w_": np.zeros_like(self.w_), "b_": np.zeros_like(self.b_)}
+        v = {"w_": np.zeros_like(self.w_), "b_": np.zeros_like(self.b_)}
+        for step, total, batch in minibatches(len(z), self.batch_size, self.epochs, rng):
+            lr = decayed_lr(self.lr, step, total)
+            xb = z[batch]
+            g_logits = ((softmax(xb @ self.w_ + self.b_) - targets[batch]) / len(batch)).astype(np.float32)
+            grads = {"w_": xb.T @ g_logits + self.l2 * self.w_, "b_": g_logits.sum(axis=0)}
+            for p, g in grads.items():
+                m[p], v[p], delta = adam_step(g, m[p], v[p], step, lr)
+                setattr(self, p, (getattr(self, p) - delta).astype(np.float32))
+            if progress is not None:
+                progress(step, total)
 
     # --- inference ----------------------------------------------------------------------------
     def _logits(self, z: np.ndarray) -> np.ndarray:

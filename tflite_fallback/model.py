@@ -20,6 +20,7 @@ import numpy as np
 
 from .calibration import calibrate_held_out, softmax
 from .featurizer import SPEC_VERSION, Featurizer
+from .optim import adam_step, decayed_lr, minibatches
 from .saved_model import WEIGHTS_FILE, SavedClassifier, read_config, resolve_classes
 
 FORMAT_VERSION = 1
@@ -168,43 +169,29 @@ class HashBagClassifier(SavedClassifier):
 
     def _train(self, ids: np.ndarray, targets: np.ndarray, weights: np.ndarray,
                rng: np.random.Generator, progress: Callable[[int, int], None] | None) -> None:
-        n = len(ids)
-        steps_per_epoch = max(1, math.ceil(n / self.batch_size))
-        total = steps_per_epoch * self.epochs
         dense = ["w2_", "b2_"] + (["w1_", "b1_"] if self.hidden else [])
         m = {p: np.zeros_like(getattr(self, p)) for p in dense}
         v = {p: np.zeros_like(getattr(self, p)) for p in dense}
         m_e = np.zeros_like(self.embedding_)
         v_e = np.zeros_like(self.embedding_)
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        step = 0
-        for _ in range(self.epochs):
-            perm = rng.permutation(n)
-            for s in range(steps_per_epoch):
-                batch = perm[s * self.batch_size:(s + 1) * self.batch_size]
-                step += 1
-                lr = self.lr * (1.0 - 0.9 * (step - 1) / max(1, total - 1))
-                batch_ids = ids[batch]
-                if self.dropout:
-                    keep = rng.random(batch_ids.shape) >= self.dropout
-                    batch_ids = np.where(keep, batch_ids, 0)
-                grads, rows, g_rows = self._gradients(batch_ids, targets[batch], weights[batch])
-                c1, c2 = 1 - b1 ** step, 1 - b2 ** step
-                for p in dense:
-                    g = grads[p]
-                    if self.weight_decay and p.startswith("w"):
-                        g = g + self.weight_decay * getattr(self, p)
-                    m[p] = b1 * m[p] + (1 - b1) * g
-                    v[p] = b2 * v[p] + (1 - b2) * g * g
-                    setattr(self, p, (getattr(self, p) - lr * (m[p] / c1) / (np.sqrt(v[p] / c2) + eps))
-                            .astype(np.float32))
-                # Lazy (sparse) Adam on the touched embedding rows only, like torch's SparseAdam.
-                m_e[rows] = b1 * m_e[rows] + (1 - b1) * g_rows
-                v_e[rows] = b2 * v_e[rows] + (1 - b2) * g_rows * g_rows
-                self.embedding_[rows] -= (lr * (m_e[rows] / c1) / (np.sqrt(v_e[rows] / c2) + eps)
-                                          ).astype(np.float32)
-                if progress is not None:
-                    progress(step, total)
+        for step, total, batch in minibatches(len(ids), self.batch_size, self.epochs, rng):
+            lr = decayed_lr(self.lr, step, total)
+            batch_ids = ids[batch]
+            if self.dropout:
+                keep = rng.random(batch_ids.shape) >= self.dropout
+                batch_ids = np.where(keep, batch_ids, 0)
+            grads, rows, g_rows = self._gradients(batch_ids, targets[batch], weights[batch])
+            for p in dense:
+                g = grads[p]
+                if self.weight_decay and p.startswith("w"):
+                    g = g + self.weight_decay * getattr(self, p)
+                m[p], v[p], delta = adam_step(g, m[p], v[p], step, lr)
+                setattr(self, p, (getattr(self, p) - delta).astype(np.float32))
+            # Lazy (sparse) Adam on the touched embedding rows only, like torch's SparseAdam.
+            m_e[rows], v_e[rows], delta = adam_step(g_rows, m_e[rows], v_e[rows], step, lr)
+            self.embedding_[rows] -= delta.astype(np.float32)
+            if progress is not None:
+                progress(step, total)
 
     def _pool(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pooled embeddings and the per-row divisor (count or sqrt(count), at least 1)."""
