@@ -34,7 +34,9 @@ from .private_files import private_file
 
 DEFAULT_BUSY_TIMEOUT_S = 30.0
 DEFAULT_POOL_MAX = 16  # connections per process and URL: request threads + workers + dispatcher
-POOL_TIMEOUT_S = 10.0  # waiting for a free pooled connection (or a server that is down) before failing
+# Waiting for a free pooled connection (or for a server that is down) before failing: well under the
+# 12 s a helpdesk waits for a webhook answer, so it gets our 503 (and redelivers), not its own timeout.
+POOL_TIMEOUT_S = 5.0
 _MIGRATION_LOCK = 0x7472696167  # "triag": pg_advisory_xact_lock key held while migrating
 
 

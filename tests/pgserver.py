@@ -73,14 +73,22 @@ class PostgresServer:
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr[-2000:]}")
         self.port = _free_port()
+        self.resume()
+        return self
+
+    def pause(self) -> None:
+        """Stop the server as a crash would (``immediate``), keeping its data: an outage."""
+        self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """(Re)start the server on its port with the data it had."""
         options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=400"
                    f" -c fsync={'on' if self.fsync else 'off'}")
-        done = self._run("pg_ctl", "-D", str(data), "-l", str(self.root / "server.log"), "-o", options, "-w",
-                         "-t", "60", "start")
+        done = self._run("pg_ctl", "-D", str(self.root / "data"), "-l", str(self.root / "server.log"), "-o", options,
+                         "-w", "-t", "60", "start")
         if done.returncode != 0:
             log = (self.root / "server.log").read_text(errors="replace") if (self.root / "server.log").exists() else ""
             raise RuntimeError(f"pg_ctl start failed: {done.stderr[-1000:]} {log[-2000:]}")
-        return self
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
@@ -101,6 +109,6 @@ class PostgresServer:
     def stop(self) -> None:
         if self.root is None:
             return
-        self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
+        self.pause()
         shutil.rmtree(self.root, ignore_errors=True)
         self.root = None
