@@ -89,7 +89,7 @@ class TriageQueue:
         died) when the lease runs out. ``release_leases`` only for the sole consumer."""
         if release_leases:
             self.store.release_all()
-        events = self.store.unfinished()
+        events = self.store.take_unfinished()
         now = time.time()
         for event in events:  # a parked retry keeps its backoff / Retry-After; a lease runs out first
             if event.state == EventState.PROCESSING:
@@ -102,8 +102,9 @@ class TriageQueue:
         return len(events)
 
     def sweep_stalled(self) -> int:
-        """Every minute while running: re-enqueue events that fell through (duplicates are no-ops)."""
-        events = self.store.stalled(grace_s=STALL_GRACE_S)
+        """Every minute while running: re-enqueue events that fell through, each by one process
+        (duplicates would be no-ops, but a backlog re-enqueued by every process swamps the queue)."""
+        events = self.store.take_stalled(grace_s=STALL_GRACE_S)
         for event in events:
             self.enqueue_event(event.id)
         if events:

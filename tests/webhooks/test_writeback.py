@@ -241,20 +241,41 @@ def test_concurrent_claims_have_one_winner_per_ticket(store_target):
         assert store.get(won[0]).attempts == 1
 
 
-def test_stalled_events_are_found(store_target):
+def test_stalled_events_are_found_once_per_grace_period(store_target):
+    """A stalled event is handed to one sweep, then to none for ``grace_s``: the sweeps of several
+    processes (two ``EventStore`` objects here) never re-enqueue the same backlog each."""
+    from plugin.store import EventStore
+
+    now = [1000.0]
+    store = EventStore(store_target, clock=lambda: now[0])
+    other_host = EventStore(store_target, clock=lambda: now[0])
+    a, _ = store.add_event("zendesk", "1", "a")
+    now[0] += 30
+    assert store.take_stalled(grace_s=60) == []
+    now[0] += 31
+    assert [e.id for e in store.take_stalled(grace_s=60)] == [a]
+    assert other_host.take_stalled(grace_s=60) == []  # already re-enqueued by the first sweep
+    now[0] += 61
+    assert [e.id for e in other_host.take_stalled(grace_s=60)] == [a]  # still waiting: once more
+    store.claim(a, lease_s=120)
+    now[0] += 61
+    assert store.take_stalled(grace_s=60) == []  # a live lease
+    now[0] += 60  # the worker holding it died
+    assert [e.id for e in store.take_stalled(grace_s=60)] == [a]
+    assert other_host.take_stalled(grace_s=60) == []
+
+
+def test_start_up_sweep_marks_what_it_enqueued(store_target):
     from plugin.store import EventStore
 
     now = [1000.0]
     store = EventStore(store_target, clock=lambda: now[0])
     a, _ = store.add_event("zendesk", "1", "a")
-    now[0] += 30
-    assert store.stalled(grace_s=60) == []
-    now[0] += 31
-    assert [e.id for e in store.stalled(grace_s=60)] == [a]
-    store.claim(a, lease_s=120)
-    assert store.stalled(grace_s=60) == []
-    now[0] += 121  # the worker holding it died
-    assert [e.id for e in store.stalled(grace_s=60)] == [a]
+    b, _ = store.add_event("zendesk", "2", "b")
+    store.finish(b, EventState.SKIPPED)
+    now[0] += 61
+    assert [e.id for e in store.take_unfinished()] == [a]
+    assert store.take_stalled(grace_s=60) == []  # the start-up sweep just re-enqueued it
 
 
 def test_unexpected_error_retries_then_dead(tmp_path, zd, database_url):
