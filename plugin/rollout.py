@@ -27,7 +27,7 @@ from .result import Result
 
 LIVE = "live"  # written back to the helpdesk
 MANUAL = "manual"  # shadow mode, or the A/B group left to agents: classified, nothing written
-DONE_STATUSES = ("solved", "closed")  # a status activity with one of these ends the handling time
+DONE_STATUSES = ("solved", "resolved", "closed")  # a status activity with one of these ends the handling time
 
 MIGRATIONS = ["""
 CREATE TABLE IF NOT EXISTS rollout_tickets (

@@ -67,11 +67,15 @@ class FreshdeskSimulator(HelpdeskSimulator):
             self._fire(TICKET_CREATION, t, "{ticket_action:created}")
             return json.loads(json.dumps(t))
 
-    def agent_update(self, ticket_id: int, *, add_tags: list[str] = ()) -> None:
+    def agent_update(self, ticket_id: int, *, add_tags: list[str] = (), status: int | None = None) -> None:
+        """An agent edits the ticket in the UI (fires the ticket-update rules; not an API write)."""
         with self.lock:
             t = self.tickets[ticket_id]
             t["tags"] = list(dict.fromkeys(t["tags"] + list(add_tags)))
+            if status is not None:
+                t["status"] = status
             t["updated_at"] = _iso(time.time())
+            self._fire(TICKET_UPDATES, t, "{ticket_action:updated}")
 
     def ticket(self, ticket_id: int) -> dict[str, Any]:
         with self.lock:
@@ -195,7 +199,9 @@ class FreshdeskSimulator(HelpdeskSimulator):
         for rule in self.rules[kind]:
             if not rule.get("active", True):
                 continue
-            if not all(self._matches(c, t) for c in (rule.get("conditions") or [])):
+            conditions = rule.get("conditions") or []
+            match = any if rule.get("match_type") == "any" else all
+            if conditions and not match(self._matches(c, t) for c in conditions):
                 continue
             for action in rule["actions"]:
                 if action.get("field_name") == "trigger_webhook":
@@ -203,9 +209,13 @@ class FreshdeskSimulator(HelpdeskSimulator):
 
     @staticmethod
     def _matches(cond: dict[str, Any], t: dict[str, Any]) -> bool:
-        if cond.get("field_name") == "tag_names" and cond.get("operator") == "not_in":
-            return not set(cond.get("value") or []) & set(t["tags"])
-        return True
+        """The conditions ``triage install`` uses: tags (not) in a list, status in a list."""
+        field, op, value = cond.get("field_name"), cond.get("operator"), cond.get("value") or []
+        if field == "tag_names" and op in ("in", "not_in"):
+            return bool(set(value) & set(t["tags"])) == (op == "in")
+        if field == "status" and op == "in":
+            return t["status"] in value
+        raise ValueError(f"simulated automation condition not supported: {cond}")
 
     def render(self, template: str, t: dict[str, Any], triggered_event: str) -> str:
         values = {"ticket.id": str(t["id"]), "ticket.subject": t["subject"], "ticket.description": t["description"],

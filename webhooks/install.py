@@ -44,6 +44,12 @@ FRESHDESK_CONTENT = {"freshdesk_webhook": {
     "ticket_type": "{{ticket.ticket_type}}", "ticket_status": "{{ticket.status}}",
     "ticket_priority": "{{ticket.priority}}"}}
 FRESHDESK_TICKET_CREATION_RULES = "/api/v2/automations/1/rules"  # [U] automation type id
+FRESHDESK_TICKET_UPDATE_RULES = "/api/v2/automations/4/rules"  # [U] automation type id
+# The agents' rule sends the tags too: an agent's label is a tag change, which would otherwise
+# leave the body (and so its content-hash dedup key) equal to an earlier update's.
+FRESHDESK_AGENT_CONTENT = {"freshdesk_webhook": {**FRESHDESK_CONTENT["freshdesk_webhook"],
+                                                 "ticket_tags": "{{ticket.tags}}"}}
+FRESHDESK_DONE_STATUSES = [4, 5]  # Resolved, Closed
 MAX_PAGES = 50  # list calls follow "next" links at most this far (100 per page)
 
 
@@ -172,8 +178,21 @@ def install_zendesk(settings: Settings, *, dry_run: bool = False) -> Plan:
     return plan
 
 
+def _freshdesk_agent_rule(settings: Settings, action: dict) -> dict:
+    """Ticket updates that carry any category tag, or reach Resolved/Closed (match any)."""
+    from plugin.corrections import taxonomy_labels
+    from plugin.helpdesk.tags import category_tag
+
+    tags = [category_tag(settings.tag_prefix, name) for name in taxonomy_labels(settings)]
+    return {"name": AGENT_RULE_TITLE, "active": True, "match_type": "any",
+            "conditions": [{"field_name": "tag_names", "operator": "in", "value": tags},
+                           {"field_name": "status", "operator": "in", "value": FRESHDESK_DONE_STATUSES}],
+            "actions": [{**action, "content": FRESHDESK_AGENT_CONTENT}]}
+
+
 def install_freshdesk(settings: Settings, *, dry_run: bool = False) -> Plan:
-    """Find or create the ticket-creation rule with our secret header, then store the secret.
+    """Find or create the ticket-creation rule with our secret header (and, in shadow / A/B
+    mode, the ticket-update rule that reports agents' labels), then store the secret.
 
     The secret already configured is kept (deliveries in flight stay valid); a new one is drawn
     only on the first install.
@@ -183,23 +202,35 @@ def install_freshdesk(settings: Settings, *, dry_run: bool = False) -> Plan:
     configured = settings.freshdesk_webhook_secret
     secret = configured.get_secret_value() if configured else secrets.token_urlsafe(32)
 
+    def webhook(value: str) -> dict:
+        return {"field_name": "trigger_webhook", "request_type": "POST", "url": _endpoint(settings, "freshdesk"),
+                "content_type": "json", "content": FRESHDESK_CONTENT,
+                "custom_headers": {settings.freshdesk_secret_header: value}}
+
     def rule(value: str) -> dict:
         return {"name": RULE_TITLE, "active": True,
                 "conditions": [{"field_name": "tag_names", "operator": "not_in",
                                 "value": [safe_tag(settings.guard_tag)]}],
-                "actions": [{"field_name": "trigger_webhook", "request_type": "POST",
-                             "url": _endpoint(settings, "freshdesk"), "content_type": "json",
-                             "content": FRESHDESK_CONTENT, "custom_headers": {settings.freshdesk_secret_header: value}}]}
+                "actions": [webhook(value)]}
 
     plan = Plan("freshdesk", [("GET", FRESHDESK_TICKET_CREATION_RULES, None),
                               (f"POST {FRESHDESK_TICKET_CREATION_RULES}, or PUT",
                                f"{FRESHDESK_TICKET_CREATION_RULES}/{{id}} (found by name)", rule("***"))],
                 {"freshdesk_webhook_secret": "***"})
+    agents = _leaves_tickets_to_agents(settings)
+    if agents:
+        plan.calls += [("GET", FRESHDESK_TICKET_UPDATE_RULES, None),
+                       (f"POST {FRESHDESK_TICKET_UPDATE_RULES}, or PUT",
+                        f"{FRESHDESK_TICKET_UPDATE_RULES}/{{id}} (found by name)",
+                        _freshdesk_agent_rule(settings, webhook("***")))]
     if dry_run:
         return plan
     with _Api(settings.freshdesk_base_url, (settings.freshdesk_api_key.get_secret_value(), "X")) as api:
-        listed = api.call("GET", FRESHDESK_TICKET_CREATION_RULES)
-        ours = [r for r in (listed if isinstance(listed, list) else []) if r.get("name") == RULE_TITLE]
-        _upsert(api, ours, FRESHDESK_TICKET_CREATION_RULES, None, rule(secret))
+        for collection, name, body in [(FRESHDESK_TICKET_CREATION_RULES, RULE_TITLE, rule(secret))] + (
+                [(FRESHDESK_TICKET_UPDATE_RULES, AGENT_RULE_TITLE, _freshdesk_agent_rule(settings, webhook(secret)))]
+                if agents else []):
+            listed = api.call("GET", collection)
+            ours = [r for r in (listed if isinstance(listed, list) else []) if r.get("name") == name]
+            _upsert(api, ours, collection, None, body)
     update_instance_file(settings.instance_dir, {"freshdesk_webhook_secret": secret})
     return plan

@@ -94,6 +94,7 @@ def test_freshdesk_install_twice_one_rule_same_secret_and_deliveries_accepted(tm
     secret = _stored(settings).freshdesk_webhook_secret.get_secret_value()
     install_freshdesk(_stored_into(settings))
     (rule,) = fd.rules[1]
+    assert fd.rules[4] == []  # live mode: no ticket-update rule (agents' labels matter in shadow / A/B)
     assert rule["name"] == RULE_TITLE and _stored(settings).freshdesk_webhook_secret.get_secret_value() == secret
     assert rule["actions"][0]["custom_headers"]["X-Triage-Secret"] == secret
 

@@ -12,7 +12,7 @@ from plugin.instance import update_instance_file
 from plugin.rollout import LIVE, MANUAL, RolloutStore, group_for
 from plugin.store import EventState
 from plugin.taxonomy import load_taxonomy
-from webhooks.install import AGENT_RULE_TITLE, install_zendesk
+from webhooks.install import AGENT_RULE_TITLE, install_freshdesk, install_zendesk
 
 from .conftest import make_settings, wait_for
 
@@ -76,6 +76,45 @@ def test_shadow_writes_nothing_and_records_agents_labels(tmp_path, zd, service_f
     code = report_command.run(_args(settings))
     out = json.loads(capsys.readouterr().out)["rollout"]
     assert code == 0 and out["agreement"]["k"] == 1 and out["agreement"]["n"] == 2 and out["mode"] == "shadow"
+
+
+def test_freshdesk_shadow_installs_the_update_rule_and_records_agents_labels(tmp_path, fd, service_factory):
+    svc = service_factory(fd=fd, rollout_mode="shadow")
+    settings = make_settings(tmp_path, None, fd, public_base_url=svc.base_url, rollout_mode="shadow",
+                             freshdesk_webhook_secret=None)
+    install_freshdesk(settings)
+    stored = load_settings(config_file=settings.instance_dir / "triage.toml", env={})
+    install_freshdesk(settings.model_copy(update={"freshdesk_webhook_secret": stored.freshdesk_webhook_secret}))
+    assert [r["name"] for r in fd.rules[4]] == [AGENT_RULE_TITLE]  # ticket updates (once), beside the creation rule
+    assert [r["name"] for r in fd.rules[1]] == ["AI triage: classify new tickets"]
+    svc.app.config["SETTINGS"] = svc.app.config["SETTINGS"].model_copy(
+        update={"freshdesk_webhook_secret": stored.freshdesk_webhook_secret})
+    tickets = [fd.create_ticket(f"Ticket {i}", text, ["vip"]) for i, text in enumerate(TEXTS)]
+
+    def classified(tid: int):
+        return next((ev for ev in svc.store.events(vendor="freshdesk", ticket_id=str(tid))
+                     if ev.label is not None and ev.state.finished), None)
+    assert wait_for(lambda: all(classified(t["id"]) for t in tickets))
+    ours = {t["id"]: classified(t["id"]) for t in tickets}
+    assert {ev.state for ev in ours.values()} == {EventState.SHADOW} and sum(fd.writes.values()) == 0
+
+    labels = load_taxonomy().names
+    agree, disagree, untouched = (t["id"] for t in tickets)
+    other_label = next(n for n in labels if n != ours[disagree].label)
+    fd.agent_update(agree, add_tags=[f"triage_{ours[agree].label}"])
+    fd.agent_update(disagree, add_tags=[f"triage_{other_label}"], status=4)  # and Resolved
+    fd.agent_update(untouched, add_tags=["vip2"])  # neither a category nor resolved: the rule stays quiet
+    rollout = RolloutStore(settings.db_path)
+    assert wait_for(lambda: len([a for a in rollout.activity() if a.kind == "label"]) == 2)
+    assert wait_for(lambda: any(a.kind == "status" for a in rollout.activity()))
+    seen = {(a.ticket_id, a.kind): a.value for a in rollout.activity()}
+    assert seen[(str(agree), "label")] == ours[agree].label
+    assert seen[(str(disagree), "label")] == other_label and seen[(str(disagree), "status")] == "resolved"
+    assert wait_for(lambda: CorrectionStore(settings.db_path).list())
+    (correction,) = CorrectionStore(settings.db_path).list()
+    assert (correction.our_label, correction.agent_label) == (ours[disagree].label, other_label)
+    assert len(list(svc.store.events(vendor="freshdesk", ticket_id=str(untouched)))) == 1
+    assert sum(fd.writes.values()) == 0
 
 
 def test_shadow_tag_is_the_only_write(tmp_path, zd, service_factory):
