@@ -328,15 +328,16 @@ class EventStore:
                               (vendor, dedup_key)).fetchone()
         return row["id"] if row else None
 
-    def take_unfinished(self) -> list[Event]:
-        """Every event a start-up recovery sweep must look at (received, retry, or processing),
-        marked as enqueued now, oldest first. An event processing under a live lease may belong to a
-        worker that just died (another host's, or this host's before a restart); the sweep re-checks
-        it when the lease expires."""
+    def take_unfinished(self, *, grace_s: float = 0.0) -> list[Event]:
+        """Every event a start-up recovery sweep must look at (received, retry, or processing)
+        that no sweep queued in the last ``grace_s``, marked as queued now, oldest first. An event
+        processing under a live lease may belong to a worker that just died (another host's, or
+        this host's before a restart); the sweep re-checks it when the lease expires."""
         now = self._clock()
-        rows = self.db.execute("UPDATE events SET enqueued_at=? WHERE state IN (?, ?, ?) RETURNING *",
+        rows = self.db.execute("UPDATE events SET enqueued_at=? WHERE state IN (?, ?, ?)"
+                               " AND (enqueued_at IS NULL OR enqueued_at<=?) RETURNING *",
                                (now, EventState.RECEIVED.value, EventState.RETRY.value,
-                                EventState.PROCESSING.value)).fetchall()
+                                EventState.PROCESSING.value, now - grace_s)).fetchall()
         return sorted((Event.from_row(r) for r in rows), key=lambda e: e.created_at)
 
     def take_stalled(self, *, grace_s: float = 60.0) -> list[Event]:

@@ -49,7 +49,7 @@ def build(settings: Settings, *, context_factory: Callable | None = None) -> tup
         queue = make_queue(settings, store=get_store(), context_factory=context_factory)
         app.extensions["triage"]["queue"] = queue
         get_committer()  # and the dispatcher it wakes
-    queue.sweep(release_leases=settings.embedded)
+    queue.sweep(sole_consumer=settings.embedded)
     return app, queue
 
 
@@ -119,7 +119,7 @@ def work(settings: Settings, *, announce=print) -> int:
     from .queue import make_queue
 
     queue = make_queue(settings, store=EventStore(settings.database, synchronous=settings.store_synchronous))
-    queue.sweep(release_leases=False)
+    queue.sweep(sole_consumer=False)
     queue.context()
     announce(f"triage worker: {settings.workers} workers on {settings.queue_backend} queue,"
              f" store {_store_kind(settings)}")

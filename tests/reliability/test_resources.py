@@ -55,7 +55,7 @@ def test_backlog_is_durable_deduplicated_and_drains(service_factory, zd):
         assert post_zendesk(svc.base_url, {"ticket_id": str(tid), "updated_at": "2026-01-01T00:00:00Z"}).status_code == 200
     assert svc.store.counts_by_state() == {"received": 120}
     assert len(svc.queue.huey) >= 120  # the huey queue holds ids only, on disk
-    svc.queue.sweep(release_leases=True)
+    svc.queue.sweep(sole_consumer=True)
     svc._consumer = svc.queue.consumer(2, embedded=True)
     svc._consumer.start()
     assert wait_for(lambda: all(tagged(zd, tid) for tid in tickets), 90)

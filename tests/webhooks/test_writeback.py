@@ -273,9 +273,13 @@ def test_start_up_sweep_marks_what_it_enqueued(store_target):
     a, _ = store.add_event("zendesk", "1", "a")
     b, _ = store.add_event("zendesk", "2", "b")
     store.finish(b, EventState.SKIPPED)
-    now[0] += 61
-    assert [e.id for e in store.take_unfinished()] == [a]
-    assert store.take_stalled(grace_s=60) == []  # the start-up sweep just re-enqueued it
+    assert [e.id for e in store.take_unfinished(grace_s=60)] == [a]  # the first process to start
+    assert EventStore(store_target, clock=lambda: now[0]).take_unfinished(grace_s=60) == []  # the next one
+    now[0] += 59
+    assert store.take_stalled(grace_s=60) == []  # ... nor the periodic sweep, until a grace has passed
+    now[0] += 2
+    assert [e.id for e in store.take_stalled(grace_s=60)] == [a]
+    assert [e.id for e in store.take_unfinished()] == [a]  # the sole consumer takes everything
 
 
 def test_unexpected_error_retries_then_dead(tmp_path, zd, database_url):
