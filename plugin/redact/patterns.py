@@ -248,14 +248,40 @@ def find_cards(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-# --- US social security numbers ------------------------------------------------------------------
+# --- social security and other national ids ------------------------------------------------------
 _SSN_SEPARATED = re.compile(r"(?<![\w\-.])(?!000|666|9\d\d)(\d{3})([\- ])(?!00)\d{2}\2(?!0000)\d{4}(?![\w\-]|\.\d)")
 _SSN_BARE = re.compile(r"(?<![\w\-.])(?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4}(?![\w\-]|\.\d)")
 _SSN_CONTEXT = re.compile(r"(?i)(ssn|social security|soc\.? sec|tax id|tin)\b[^\n]{0,20}$")
+# A national-id keyword right before a value: whatever the country's format, the value is an id.
+_ID_CUE = re.compile(
+    r"(?i)\b(?:ssn|social security(?:\s+number)?|soc\.?\s*sec\.?|national\s+(?:id|identity|insurance)"
+    r"(?:\s+(?:number|no\.?))?|nino|tax\s+(?:id|number|code)|tin|cpf|nir|bsn|dni|nie|nif|codice\s+fiscale|"
+    r"steuer-?(?:id|nummer)|identification\s+number|aadhaar|sin|personal\s+(?:id|identity)\s+number)"
+    r"(?:\s+(?:is|was))?\s*[:#=]?\s*$")
+_ID_VALUE = re.compile(r"[A-Z0-9](?:[A-Z0-9]|[ .\-/](?=[A-Z0-9])){4,24}")  # case-sensitive: stops at words
+# Formats specific enough on their own (each with its check where it has one):
+_UK_NINO = re.compile(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b")
+_IT_CODICE_FISCALE = re.compile(r"\b[A-Z]{6}\d{2}[ABCDEHLMPRST]\d{2}[A-Z]\d{3}[A-Z]\b")
+_BR_CPF = re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\d.])")
+_ES_DNI = re.compile(r"(?<![\w-])\d{8}-?[A-Z](?![\w-])")
+_DNI_LETTERS = "TRWAGMYFPDXBNJZSQVHLCKE"
+
+
+def _cpf_valid(digits: str) -> bool:
+    if len(digits) != 11 or len(set(digits)) == 1:
+        return False
+    for n in (9, 10):
+        total = sum(int(d) * (n + 1 - i) for i, d in enumerate(digits[:n]))
+        if (total * 10 % 11) % 10 != int(digits[n]):
+            return False
+    return True
 
 
 def find_ssns(text: str) -> list[tuple[int, int]]:
-    """US social security numbers: dashed, or any form after an SSN keyword."""
+    """US social security numbers (dashed, or any form after an SSN keyword), other countries'
+    national ids in their own formats (UK National Insurance number, Italian codice fiscale,
+    Brazilian CPF with its check digits, Spanish DNI with its check letter), and any id-shaped value
+    right after a national-id keyword ("SSN:", "national insurance number", "CPF", "NIR" …)."""
     spans = []
     for m in _SSN_SEPARATED.finditer(text):
         before = text[max(0, m.start() - 30):m.start()]
@@ -267,6 +293,14 @@ def find_ssns(text: str) -> list[tuple[int, int]]:
         spans.append(m.span())
     for m in _SSN_BARE.finditer(text):
         if _SSN_CONTEXT.search(text[max(0, m.start() - 30):m.start()]):
+            spans.append(m.span())
+    spans += [m.span() for m in _UK_NINO.finditer(text)]
+    spans += [m.span() for m in _IT_CODICE_FISCALE.finditer(text)]
+    spans += [m.span() for m in _BR_CPF.finditer(text) if _cpf_valid(re.sub(r"\D", "", m.group(0)))]
+    spans += [m.span() for m in _ES_DNI.finditer(text)
+              if _DNI_LETTERS[int(m.group(0)[:8]) % 23] == m.group(0)[-1]]
+    for m in _ID_VALUE.finditer(text):
+        if sum(ch.isdigit() for ch in m.group(0)) >= 5 and _ID_CUE.search(text[max(0, m.start() - 45):m.start()]):
             spans.append(m.span())
     return spans
 
@@ -302,31 +336,53 @@ def find_ips(text: str) -> list[tuple[int, int]]:
 
 # --- phone numbers -------------------------------------------------------------------------------
 # Cheap pre-filter: only digit clusters that could be a phone go through phonenumbers.
-_PHONE_CANDIDATE = re.compile(r"(?:\+|\b00|\()?\d[\d \t().\-/]{5,}\d")
+_PHONE_CANDIDATE = re.compile(r"(?:\+|\b00|\()?\d[\d \t().\-/]{3,}\d")
 MAX_PHONE_DIGITS = 15  # E.164; longer unbroken digit groups are tracking or account numbers
+MIN_CUED_DIGITS = 5  # a short local number ("call 413 4270", "21 12 34 office") counts only with a cue
+# A cue right before the number says it is a phone number whatever its shape: "call me at",
+# "Mobile:", "not answering at", "messages to", "my registered …". Anchored at the number, so
+# "call me about order 12345" is no cue for 12345.
+_CUE_BEFORE = re.compile(
+    r"(?i)\b(?:call(?:ed|ing)?(?:\s+(?:me|us|back))?(?:\s+(?:at|on))?|phone(?:\s+(?:number|no\.?))?|"
+    r"tel(?:ephone)?|mobile|cell(?:phone)?|whatsapp|sms|fax|desk|landline|"
+    r"text\s+(?:me|us)(?:\s+(?:at|on))?|reach\s+(?:me|us)\s+(?:at|on)|answering\s+(?:at|on)|"
+    r"messages?\s+to|registered(?:\s+(?:mobile|phone|number))?)\s*[:.]?\s*$")
+# ... or right after it: "-Office", " fax", " (mobile)".
+_CUE_AFTER = re.compile(r"(?i)\s?[-–(]?\s?(?:office|fax|mobile|cell|phone|tel|desk)\b")
+_EXTENSION = re.compile(r"(?i)\s?(?:x|ext\.?|extension)\s?\d{1,6}\b")
 
 
 def find_phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int]]:
-    """Phone numbers: what ``phonenumbers`` finds for the regions (any region after ``+``), and
-    digit groups shaped like a phone number (``(54) 2786-3164``, ``9135 8202``) from anywhere."""
+    """Phone numbers: what ``phonenumbers`` finds for the regions (any region after ``+``), digit
+    groups shaped like a phone number (``(54) 2786-3164``, ``9135 8202``) from anywhere, and any
+    5–15 digit number that a phone cue stands right next to; each with its extension (``x7345``)."""
     spans: list[tuple[int, int]] = []
     for cand in _PHONE_CANDIDATE.finditer(text):
         raw = cand.group(0)
         n_digits = sum(ch.isdigit() for ch in raw)
-        if n_digits < 7 or n_digits > MAX_PHONE_DIGITS + (4 if "+" in raw else 2):
+        if n_digits < MIN_CUED_DIGITS or n_digits > MAX_PHONE_DIGITS + (4 if "+" in raw else 2):
             continue
-        lo, hi = max(0, cand.start() - 1), min(len(text), cand.end() + 1)
-        window = text[lo:hi]
+        cued = _phone_cued(text, cand.start(), cand.end())
+        if n_digits < 7 and not cued:
+            continue
         found: set[tuple[int, int]] = set()
-        for region in regions if not raw.startswith("+") else regions[:1]:
-            for match in phonenumbers.PhoneNumberMatcher(window, region):
-                found.add((lo + match.start, lo + match.end))
-        if not found and _phone_shaped(text, cand.start(), cand.end()):
+        if n_digits >= 7:
+            lo, hi = max(0, cand.start() - 1), min(len(text), cand.end() + 1)
+            window = text[lo:hi]
+            for region in regions if not raw.startswith("+") else regions[:1]:
+                for match in phonenumbers.PhoneNumberMatcher(window, region):
+                    found.add((lo + match.start, lo + match.end))
+        if not found and (cued or _phone_shaped(text, cand.start(), cand.end())):
             found.add(cand.span())
         for start, end in found:
-            if _phone_plausible(text, start, end):
-                spans.append((start, end))
+            if _phone_plausible(text, start, end, cued=cued):
+                ext = _EXTENSION.match(text, end)
+                spans.append((start, ext.end() if ext else end))
     return spans
+
+
+def _phone_cued(text: str, start: int, end: int) -> bool:
+    return bool(_CUE_BEFORE.search(text[max(0, start - 40):start]) or _CUE_AFTER.match(text, end))
 
 
 _GROUPS = re.compile(r"\d+")
@@ -360,10 +416,13 @@ def _is_isbn(raw: str) -> bool:
     return sum(int(d) * (1 if i % 2 == 0 else 3) for i, d in enumerate(digits)) % 10 == 0
 
 
-def _phone_plausible(text: str, start: int, end: int) -> bool:
-    """Reject matches that read as references or money: ``#123456789``, ``order 1135...``, ``$1200``."""
+def _phone_plausible(text: str, start: int, end: int, *, cued: bool = False) -> bool:
+    """Reject matches that read as references or money: ``#123456789``, ``order 1135...``, ``$1200``.
+    ``cued``: a phone cue stands right next to it (an unformatted digit run is then a phone too)."""
     raw = text[start:end]
-    if (re.match(r"-?[A-Za-z0-9]", text[end:end + 2]) or (start and text[start - 1].isalnum())
+    glued_after = re.match(r"-?[A-Za-z0-9]", text[end:end + 2]) and not (
+        _CUE_AFTER.match(text, end) or _EXTENSION.match(text, end))  # "…-Office", "…x7345" are fine
+    if (glued_after or (start and text[start - 1].isalnum())
             or re.search(r"[A-Za-z0-9][\-_/]$", text[max(0, start - 2):start])):
         return False  # part of a longer token such as a UUID, an SKU or INV-2021-77224
     if _DATE_SHAPE.fullmatch(raw) or _CURRENCY_AFTER.match(text, end):
@@ -376,7 +435,8 @@ def _phone_plausible(text: str, start: int, end: int) -> bool:
         return False
     if re.fullmatch(r"\d{12,}", raw) and not _STRONG_PHONE_CONTEXT.search(before[-25:]):
         return False  # a dozen digits in one run is an id or a barcode, unless "call"/"phone" says so
-    if not raw.startswith(("+", "(", "0")) and re.fullmatch(r"\d+", raw) and not _PHONE_CONTEXT.search(before):
+    if (not raw.startswith(("+", "(", "0")) and re.fullmatch(r"\d+", raw) and not cued
+            and not _PHONE_CONTEXT.search(before)):
         # An unformatted run of digits without a leading 0/+ and no "call me" nearby is more
         # likely an id than a phone number.
         return False

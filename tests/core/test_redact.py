@@ -65,6 +65,52 @@ def test_phone_regions_are_configurable():
     assert "phone" not in redact(german, phone_regions=("US",)).counts
 
 
+@pytest.mark.parametrize("text, number", [
+    ("Please have the manager call me at 413 4270 today", "413 4270"),  # 7-digit local number
+    ("How can we reach you? You can call 21 12 34", "21 12 34"),
+    ("They're not answering at 5720745606", "5720745606"),  # unformatted, cued by the sentence
+    ("Mobile: 39310532238", "39310532238"),
+    ("02.64.62.52.37-Office", "02.64.62.52.37"),  # signature lines: the label follows the number
+    ("66 65 76 fax", "66 65 76"),
+    ("You can call +1-992-625-7005x7345", "7345"),  # the extension goes with the number
+])
+def test_phone_numbers_next_to_a_phone_cue_are_redacted_whatever_their_shape(text, number):
+    out = redact(text)
+    assert number not in out.text and out.counts.get("phone") == 1, out.text
+
+
+@pytest.mark.parametrize("text", [
+    "call me about order 12345 please",  # the cue is not next to the number
+    "Your ticket 556677 was updated",
+    "I was charged twice on 2024-03-15",
+    "version 10 20 30 fixed it",
+])
+def test_short_numbers_without_an_adjacent_phone_cue_are_kept(text):
+    assert redact(text).text == text
+
+
+@pytest.mark.parametrize("text, value", [
+    ("My NI number is AB 12 34 56 C", "34 56"),  # UK National Insurance number, any grouping
+    ("codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S"),
+    ("CPF 529.982.247-25 no cadastro", "529.982.247-25"),  # check digits valid
+    ("Mi DNI es 12345678Z", "12345678Z"),  # check letter valid
+    ("His social security number is 142068212137514", "142068212137514"),  # French NIR after a keyword
+    ("Here's my SSN: 952-84-1276", "952-84-1276"),  # not a valid US area, but the keyword says so
+])
+def test_national_ids_are_redacted(text, value):
+    out = redact(text)
+    assert value not in out.text and out.counts.get("ssn") == 1, out.text
+
+
+@pytest.mark.parametrize("text", [
+    "CPF 529.982.247-26 no cadastro",  # wrong check digit: not a CPF (nor anything else here)
+    "Order 12345678A was split",  # wrong DNI letter
+    "SKU ABCDEF12G34H567",  # not a codice fiscale shape
+])
+def test_id_lookalikes_with_failing_checks_are_kept(text):
+    assert "ssn" not in redact(text).counts
+
+
 def test_real_complaints_keep_amounts(shared_data):
     import csv
 
