@@ -20,7 +20,6 @@ import argparse
 import json
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,13 +33,8 @@ sys.path.insert(0, str(REPO / "tests"))  # pgserver
 sys.path.insert(0, str(REPO / "tests" / "reliability"))
 
 from loadgen import Ledger, send_load, tagged, verdict  # noqa: E402
+from plugin.ports import free_port  # noqa: E402
 from reliability_support import FD_CHOICES, FD_SECRET, ZD_SECRET, TriageProcess, service_env, wait_for  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:

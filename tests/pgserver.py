@@ -11,10 +11,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from plugin.ports import free_port
 
 SUPERUSER = "postgres"
 UNPRIVILEGED = "nobody"
@@ -43,12 +44,6 @@ def unavailable() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PostgresServer:
     """``start()`` … ``stop()``; ``url(db)`` for clients; ``create_database`` / ``drop_database``."""
 
@@ -72,7 +67,7 @@ class PostgresServer:
         done = self._run("initdb", "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync")
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr[-2000:]}")
-        self.port = _free_port()
+        self.port = free_port()
         self.resume()
         return self
 
