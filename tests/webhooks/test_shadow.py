@@ -56,15 +56,8 @@ def test_shadow_writes_nothing_and_records_agents_labels(tmp_path, zd, service_f
     other_label = next(n for n in labels if n != ours[disagree].label)
     zd.agent_update(agree, add_tags=[f"triage_{ours[agree].label}"])
     zd.agent_update(disagree, add_tags=[f"triage_{other_label}"], status="solved")
-    rollout = RolloutStore(settings.db_path)
-    assert wait_for(lambda: len([a for a in rollout.activity() if a.kind == "label"]) == 2)
-    assert wait_for(lambda: any(a.kind == "status" for a in rollout.activity()))
-    seen = {(a.ticket_id, a.kind): a.value for a in rollout.activity()}
-    assert seen[(str(agree), "label")] == ours[agree].label
-    assert seen[(str(disagree), "label")] == other_label and seen[(str(disagree), "status")] == "solved"
-    assert wait_for(lambda: CorrectionStore(settings.db_path).list())
-    (correction,) = CorrectionStore(settings.db_path).list()  # the disagreement is labelled data too
-    assert (correction.our_label, correction.agent_label) == (ours[disagree].label, other_label)
+    rollout = _agents_recorded(settings, agree=(agree, ours[agree].label),
+                               disagree=(disagree, ours[disagree].label, other_label), status="solved")
     assert sum(zd.writes.values()) == 0  # still nothing written after the agents' updates
 
     s = rollout_summary(svc.store, rollout, CorrectionStore(settings.db_path).list(), load_taxonomy(),
@@ -104,15 +97,8 @@ def test_freshdesk_shadow_installs_the_update_rule_and_records_agents_labels(tmp
     fd.agent_update(agree, add_tags=[f"triage_{ours[agree].label}"])
     fd.agent_update(disagree, add_tags=[f"triage_{other_label}"], status=4)  # and Resolved
     fd.agent_update(untouched, add_tags=["vip2"])  # neither a category nor resolved: the rule stays quiet
-    rollout = RolloutStore(settings.db_path)
-    assert wait_for(lambda: len([a for a in rollout.activity() if a.kind == "label"]) == 2)
-    assert wait_for(lambda: any(a.kind == "status" for a in rollout.activity()))
-    seen = {(a.ticket_id, a.kind): a.value for a in rollout.activity()}
-    assert seen[(str(agree), "label")] == ours[agree].label
-    assert seen[(str(disagree), "label")] == other_label and seen[(str(disagree), "status")] == "resolved"
-    assert wait_for(lambda: CorrectionStore(settings.db_path).list())
-    (correction,) = CorrectionStore(settings.db_path).list()
-    assert (correction.our_label, correction.agent_label) == (ours[disagree].label, other_label)
+    _agents_recorded(settings, agree=(agree, ours[agree].label),
+                     disagree=(disagree, ours[disagree].label, other_label), status="resolved")
     assert len(list(svc.store.events(vendor="freshdesk", ticket_id=str(untouched)))) == 1
     assert sum(fd.writes.values()) == 0
 
@@ -144,6 +130,22 @@ def test_ab_split_writes_only_the_live_group(tmp_path, zd, service_factory):
             assert ev.state == EventState.SHADOW and zd.writes[str(t["id"])] == 0
         assert handled[ev.id].text and "4111" not in handled[ev.id].text  # redacted text kept
     assert group_for(settings, "zendesk", "1001") == group_for(settings.model_copy(), "zendesk", "1001")
+
+
+def _agents_recorded(settings, *, agree: tuple, disagree: tuple, status: str) -> RolloutStore:
+    """Both agents' labels and the closing status reached the rollout store through the update
+    rule, and the disagreement is stored as a correction (labelled data too)."""
+    (agree_id, our_label), (disagree_id, our_other, agent_label) = agree, disagree
+    rollout = RolloutStore(settings.db_path)
+    assert wait_for(lambda: len([a for a in rollout.activity() if a.kind == "label"]) == 2)
+    assert wait_for(lambda: any(a.kind == "status" for a in rollout.activity()))
+    seen = {(a.ticket_id, a.kind): a.value for a in rollout.activity()}
+    assert seen[(str(agree_id), "label")] == our_label
+    assert seen[(str(disagree_id), "label")] == agent_label and seen[(str(disagree_id), "status")] == status
+    assert wait_for(lambda: CorrectionStore(settings.db_path).list())
+    (correction,) = CorrectionStore(settings.db_path).list()
+    assert (correction.our_label, correction.agent_label) == (our_other, agent_label)
+    return rollout
 
 
 def _args(settings):
