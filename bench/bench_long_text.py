@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-import statistics
 import sys
 import time
 from collections import Counter, defaultdict
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_teacher import macro_f1, models  # noqa: E402
+from plugin.metrics import percentile  # noqa: E402
 from tflite_fallback.model import HashBagClassifier  # noqa: E402
 
 MIN_PER_CLASS = 25
@@ -94,8 +94,8 @@ def main() -> int:
     train, val = split(rows, args.seed)
     lengths = [len(t) for t, _ in rows]
     print(f"CFPB narratives: {len(rows)} ({len(train)} train / {len(val)} validation), "
-          f"{len({lb for _, lb in rows})} products; length median {statistics.median(lengths):.0f} chars, "
-          f"p90 {np.percentile(lengths, 90):.0f}; majority class {Counter(lb for _, lb in val).most_common(1)[0][1] / len(val) * 100:.1f} %")
+          f"{len({lb for _, lb in rows})} products; length median {percentile(lengths, 50):.0f} chars, "
+          f"p90 {percentile(lengths, 90):.0f}; majority class {Counter(lb for _, lb in val).most_common(1)[0][1] / len(val) * 100:.1f} %")
     train_x, train_y = [t for t, _ in train], [lb for _, lb in train]
     rows_out, classes = models(train_x, train_y, args.variants, args.seed)
     for name, predict_proba, size_mb, train_s in rows_out:
