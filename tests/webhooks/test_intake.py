@@ -141,8 +141,10 @@ def test_trigger_body_without_text_is_classified_from_the_fetched_ticket(zd, ser
     t = zd.create_ticket("Refund", "I was charged twice and want my money back", ["vip"])
     assert post_zendesk(svc.base_url, {"ticketId": str(t["id"]), "ticket_title": "{{ticket.title}}"}).status_code == 202
     assert wait_for(lambda: "triage_classified" in zd.ticket(t["id"])["tags"], 30)
+    # the event is finished just after the PUT (written first, then recorded): wait for that too
+    assert wait_for(lambda: all(e.state.finished for e in svc.store.events()), 10)
     (event,) = svc.store.events()
-    assert event.payload["has_text"] is False and event.label is not None and event.state.finished
+    assert event.payload["has_text"] is False and event.label is not None
 
 
 def test_concurrent_first_metrics_scrapes_register_the_store_gauges_once(service_factory, monkeypatch):
