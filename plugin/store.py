@@ -21,9 +21,9 @@ is the documented trade. WAL keeps readers (reports, ``/metrics``) from blocking
 
 Public API (other modules read it, keep it stable):
     ``EventState``, ``Event``, ``EventStore.open(path)``, ``add_event``, ``get``, ``claim``,
-    ``record_classification``, ``finish``, ``schedule_retry``, ``release``, ``unfinished``,
-    ``events``, ``counts_by_state``, ``find`` (an id by dedup key), ``take_unfinished``,
-    ``take_stalled``, ``release_all``.
+    ``record_classification``, ``finish``, ``schedule_retry``, ``release``, ``events``,
+    ``counts_by_state``, ``find`` (an id by dedup key), ``take_unfinished``, ``take_stalled``,
+    ``release_all``.
 """
 
 from __future__ import annotations
@@ -336,8 +336,7 @@ class EventStore:
         now = self._clock()
         rows = self.db.execute("UPDATE events SET enqueued_at=? WHERE state IN (?, ?, ?)"
                                " AND (enqueued_at IS NULL OR enqueued_at<=?) RETURNING *",
-                               (now, EventState.RECEIVED.value, EventState.RETRY.value,
-                                EventState.PROCESSING.value, now - grace_s)).fetchall()
+                               (now, *(state.value for state in UNFINISHED), now - grace_s)).fetchall()
         return sorted((Event.from_row(r) for r in rows), key=lambda e: e.created_at)
 
     def take_stalled(self, *, grace_s: float = 60.0) -> list[Event]:

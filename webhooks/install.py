@@ -124,12 +124,17 @@ def _leaves_tickets_to_agents(settings: Settings) -> bool:
     return settings.rollout_mode == "shadow" or settings.ab_live_share < 1.0
 
 
-def _agent_trigger(settings: Settings, wid: str) -> dict:
-    """Updates that carry any category tag, or reach solved: where agents' own routing shows."""
+def _category_tags(settings: Settings) -> list[str]:
+    """The tags that say an agent (or a category dropdown) chose a category."""
     from plugin.corrections import taxonomy_labels
     from plugin.helpdesk.tags import category_tag
 
-    tags = " ".join(category_tag(settings.tag_prefix, name) for name in taxonomy_labels(settings))
+    return [category_tag(settings.tag_prefix, name) for name in taxonomy_labels(settings)]
+
+
+def _agent_trigger(settings: Settings, wid: str) -> dict:
+    """Updates that carry any category tag, or reach solved: where agents' own routing shows."""
+    tags = " ".join(_category_tags(settings))
     return {"title": AGENT_RULE_TITLE, "active": True,
             "conditions": {"all": [{"field": "update_type", "operator": "is", "value": "Change"}],
                            "any": [{"field": "current_tags", "operator": "includes", "value": tags},
@@ -180,12 +185,8 @@ def install_zendesk(settings: Settings, *, dry_run: bool = False) -> Plan:
 
 def _freshdesk_agent_rule(settings: Settings, action: dict) -> dict:
     """Ticket updates that carry any category tag, or reach Resolved/Closed (match any)."""
-    from plugin.corrections import taxonomy_labels
-    from plugin.helpdesk.tags import category_tag
-
-    tags = [category_tag(settings.tag_prefix, name) for name in taxonomy_labels(settings)]
     return {"name": AGENT_RULE_TITLE, "active": True, "match_type": "any",
-            "conditions": [{"field_name": "tag_names", "operator": "in", "value": tags},
+            "conditions": [{"field_name": "tag_names", "operator": "in", "value": _category_tags(settings)},
                            {"field_name": "status", "operator": "in", "value": FRESHDESK_DONE_STATUSES}],
             "actions": [{**action, "content": FRESHDESK_AGENT_CONTENT}]}
 
@@ -213,24 +214,21 @@ def install_freshdesk(settings: Settings, *, dry_run: bool = False) -> Plan:
                                 "value": [safe_tag(settings.guard_tag)]}],
                 "actions": [webhook(value)]}
 
-    plan = Plan("freshdesk", [("GET", FRESHDESK_TICKET_CREATION_RULES, None),
-                              (f"POST {FRESHDESK_TICKET_CREATION_RULES}, or PUT",
-                               f"{FRESHDESK_TICKET_CREATION_RULES}/{{id}} (found by name)", rule("***"))],
-                {"freshdesk_webhook_secret": "***"})
-    agents = _leaves_tickets_to_agents(settings)
-    if agents:
-        plan.calls += [("GET", FRESHDESK_TICKET_UPDATE_RULES, None),
-                       (f"POST {FRESHDESK_TICKET_UPDATE_RULES}, or PUT",
-                        f"{FRESHDESK_TICKET_UPDATE_RULES}/{{id}} (found by name)",
-                        _freshdesk_agent_rule(settings, webhook("***")))]
+    # (collection, name, body for a secret): the creation rule; in shadow / A/B also the agents' rule
+    rules = [(FRESHDESK_TICKET_CREATION_RULES, RULE_TITLE, rule)]
+    if _leaves_tickets_to_agents(settings):
+        rules.append((FRESHDESK_TICKET_UPDATE_RULES, AGENT_RULE_TITLE,
+                      lambda value: _freshdesk_agent_rule(settings, webhook(value))))
+    plan = Plan("freshdesk", [call for collection, _, body in rules for call in (
+        ("GET", collection, None),
+        (f"POST {collection}, or PUT", f"{collection}/{{id}} (found by name)", body("***")))],
+        {"freshdesk_webhook_secret": "***"})
     if dry_run:
         return plan
     with _Api(settings.freshdesk_base_url, (settings.freshdesk_api_key.get_secret_value(), "X")) as api:
-        for collection, name, body in [(FRESHDESK_TICKET_CREATION_RULES, RULE_TITLE, rule(secret))] + (
-                [(FRESHDESK_TICKET_UPDATE_RULES, AGENT_RULE_TITLE, _freshdesk_agent_rule(settings, webhook(secret)))]
-                if agents else []):
+        for collection, name, body in rules:
             listed = api.call("GET", collection)
             ours = [r for r in (listed if isinstance(listed, list) else []) if r.get("name") == name]
-            _upsert(api, ours, collection, None, body)
+            _upsert(api, ours, collection, None, body(secret))
     update_instance_file(settings.instance_dir, {"freshdesk_webhook_secret": secret})
     return plan
