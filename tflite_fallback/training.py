@@ -118,7 +118,8 @@ def train_from_file(data: str | Path | None, out: str | Path, *, text_col: str |
         if not texts:
             raise ValueError("no training rows")
         return _train_with_encoder(texts, labels, out, classes, params or {}, progress, tier, teacher,
-                                   unlabelled, distill_config or DistillConfig(seed=(params or {}).get("seed", 0)))
+                                   unlabelled, distill_config or DistillConfig(seed=(params or {}).get("seed", 0)),
+                                   out_of_scope=taxonomy.other if taxonomy is not None else None)
     model = HashBagClassifier(**(params or {}))
     if soft is None:
         if not texts:
@@ -153,8 +154,10 @@ def train_from_file(data: str | Path | None, out: str | Path, *, text_col: str |
 
 def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, classes: list[str] | None,
                         params: dict, progress, tier: str, teacher: str | None, unlabelled: str | Path | None,
-                        config: DistillConfig) -> tuple[HashBagClassifier | EncoderClassifier, dict]:
-    """The server tier on its own, or as the teacher of a distilled student."""
+                        config: DistillConfig, out_of_scope: str | None = None
+                        ) -> tuple[HashBagClassifier | EncoderClassifier, dict]:
+    """The server tier on its own, or as the teacher of a distilled student (``out_of_scope``:
+    the taxonomy's catch-all class, see :func:`~tflite_fallback.distill.distill`)."""
     seed = params.get("seed", 0)
     if tier == "server":
         student_only = sorted(set(params) - {"seed"})
@@ -170,7 +173,7 @@ def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, cl
         teacher_model.fit(texts, labels, classes=classes, embeddings=embeddings)
     extra = read_texts(unlabelled) if unlabelled else []
     student = distill(texts, labels, teacher_model, student=HashBagClassifier(**params), unlabelled=extra,
-                      config=config, embeddings=embeddings,
+                      config=config, embeddings=embeddings, out_of_scope=out_of_scope,
                       progress=None if progress is None else (lambda _stage, done, total: progress(done, total)))
     metrics = {f"held_out_{k}": v for k, v in student.held_out_.items()}
     metrics["teacher"] = {"version": teacher_model.version, **teacher_model.held_out_}
