@@ -131,6 +131,8 @@ ADVERSARIAL = {
     "digit run": lambda n: "7" * n,
     "spaced digits": lambda n: "1 " * (n // 2),
     "capitalised words": lambda n: "Ab " * (n // 3),
+    "hyphen chain": lambda n: "A-" * (n // 2),
+    "address-like lines": lambda n: "12 Aab, Bb 1234, " * (n // 17),
 }
 
 

@@ -375,9 +375,13 @@ def pieces(entity_type: str, value: str) -> list[str]:
     return [p for p in out if p]
 
 
+_PLACEHOLDER = re.compile(r"\[[A-Z]+_\d+\]")
+
+
 def leaked(case_entity: dict, output: str) -> list[str]:
     """The fragments of one entity still present in the redacted output (empty: caught)."""
     kind = case_entity["type"]
+    output = _PLACEHOLDER.sub(" ", output)  # "[ADDRESS_1]" does not leak a house number "1"
     left = []
     for p in pieces(kind, case_entity["value"]):
         if kind in ("person", "address"):

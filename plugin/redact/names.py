@@ -226,77 +226,157 @@ def _repeats(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 # --- postal addresses ----------------------------------------------------------------------------
-_STREET_AFTER = (  # the street word follows the name: "221B Baker Street", "2327 Nelson Mandela Drive"
-    "street|st|avenue|ave|av|road|rd|lane|ln|drive|dr|boulevard|blvd|court|ct|place|pl|way|terrace|"
-    "ter|circle|cir|square|sq|parkway|pkwy|highway|hwy|trail|trl|crescent|cres|close|grove|gardens|"
-    "mews|row|walk|hill|loop|radial|brae|alley|plaza|park|point|pike|path|run|view|vista|ridge|"
-    "heights|crossing|junction|center|centre|estate|estates|green|meadow|meadows|bridge|hollow|"
-    "landing|manor|passage|quay|rise|spur|track|wharf|wynd|parade|esplanade|causeway|expressway|"
-    "freeway|turnpike|route|rte|broadway|commons|creek|cove|knoll|harbor|harbour|island|isle|lake|"
-    "lakes|falls|field|fields|forest|fork|forks|glen|haven|mill|mills|mount|mountain|orchard|"
-    "pines|plains|port|prairie|ranch|shore|shores|spring|springs|station|summit|trace|union|valley|"
-    "village|villages|ville|well|wells|camp|cape|club|corner|corners|dale|dam|divide|flat|flats|ford"
+# Street words that follow the name, from USPS Publication 28 (appendix C1, the street suffixes of
+# US addresses) and its British/Commonwealth kin. The common ones count in any case ("12 main st");
+# the rest only capitalised ("4532 Drake Stream"), so "2 tests to run" is no address.
+_STREET_AFTER_ANY_CASE = (
+    "street|st|avenue|ave|av|road|rd|lane|ln|drive|dr|boulevard|blvd|ct|pl|ter|cir|sq|parkway|pkwy|"
+    "highway|hwy|cres|trl"
 )
-_STREET_BEFORE = (  # the street word comes first: "Rue de la Paix 12", "Avenida Noruega 42"
-    "rue|avenue|av\\.|avda\\.?|avenida|rua|calle|c/|via|viale|piazza|piazzale|corso|largo|vicolo|plaza|"
-    "paseo|carrer|travessa|praça|praca|chemin|allée|allee|place|impasse|boulevard|bd|quai|strada|ronda|"
-    "camino|carretera|alameda|estrada|rodovia|ulica|ul\\.|rynek|aleja"
+_STREET_AFTER_CAPITALISED = (
+    "Alley|Anex|Arcade|Bayou|Beach|Bend|Bluff|Bluffs|Bottom|Branch|Bridge|Brook|Brooks|Burg|Burgs|"
+    "Bypass|Camp|Canyon|Cape|Causeway|Center|Centre|Centers|Circles|Cliff|Cliffs|Club|Common|Commons|"
+    "Corner|Corners|Course|Courts|Cove|Coves|Creek|Crest|Crossing|Crossroad|Curve|Dale|Dam|Divide|"
+    "Drives|Estate|Estates|Expressway|Extension|Falls|Ferry|Field|Fields|Flat|Flats|Ford|Fords|Forest|"
+    "Forge|Forges|Fork|Forks|Fort|Freeway|Garden|Gateway|Glen|Glens|Green|Greens|Groves|Harbor|"
+    "Harbour|Harbors|Haven|Heights|Hill|Hills|Hollow|Inlet|Island|Islands|Isle|Junction|Junctions|"
+    "Key|Keys|Knoll|Knolls|Lake|Lakes|Landing|Light|Lights|Loaf|Lock|Locks|Lodge|Loop|Mall|Manor|"
+    "Manors|Meadow|Meadows|Mill|Mills|Mission|Motorway|Mount|Mountain|Mountains|Neck|Orchard|Oval|"
+    "Overpass|Parade|Park|Parks|Parkways|Pass|Passage|Path|Pike|Pine|Pines|Plain|Plains|Plaza|Point|"
+    "Points|Port|Ports|Prairie|Quay|Quays|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridge|Ridges|Rise|River|"
+    "Roads|Route|Row|Run|Shoal|Shoals|Shore|Shores|Skyway|Spring|Springs|Spur|Spurs|Squares|Station|"
+    "Stravenue|Stream|Streets|Summit|Terraces|Throughway|Trace|Track|Trafficway|Tunnel|Turnpike|"
+    "Underpass|Union|Unions|Valley|Valleys|Viaduct|View|Views|Village|Villages|Ville|Vista|Walk|Walks|"
+    "Wall|Ways|Well|Wells|Wharf|Wynd|Esplanade|Brae|Broadway|Rte|Court|Place|Way|Terrace|Circle|"
+    "Square|Crescent|Close|Grove|Gardens|Mews|Trail"
 )
-_STREET_SUFFIX = (  # compounds: "Löwerstr. 7", "Hauptstraße 5", "Keizersgracht 12"
+# Street words of other languages that stand after the name ("Hegedűs Gyula utca 15", "Jõe põik").
+_STREET_AFTER_FOREIGN = (
+    "utca|út|útja|tér|ulica|ulice|gate|gata|gatan|vei|veien|vej|gade|katu|tie|kuja|polku|tee|tänav|põik|"
+    "iela|gatve|cesta|náměstí|třída|nábřeží|sokak|sokağı|caddesi|cad\\.|sok\\.|straße|strasse|str\\.|"
+    "gasse|platz|allee|weg|laan|straat|nagar|chowk|zila|ganj|marg|colony"
+)
+# The street word comes first: "Rue de la Paix 12", "Avenida Noruega 42"; the Romance lists
+# include the Brazilian, Portuguese, Spanish and Italian kinds of street ("Travessa", "Glorieta").
+_STREET_BEFORE_FOREIGN = (
+    "rue|route|avenida|rua|calle|carrera|viale|piazza|piazzale|corso|vicolo|contrada|borgo|lungomare|"
+    "rotonda|paseo|pasaje|carrer|passeig|travessa|travesía|praça|praca|pátio|sítio|chemin|allée|"
+    "impasse|quai|strada|rambla|ronda|glorieta|cañada|vial|camino|callejón|urbanización|carretera|"
+    "ctra\\.|alameda|estrada|rodovia|estação|viaduto|vila|largo|lago|campo|morro|chácara|zona|jardim|"
+    "quadra|conjunto|ladeira|vereda|setor|núcleo|loteamento|fazenda|ulica|ul\\.|aleja|λεωφόρος|οδός|via"
+)
+_STREET_BEFORE = (
+    f"{_STREET_BEFORE_FOREIGN}|avenue|av\\.|avda\\.?|plaza|place|boulevard|bd|cours|rynek|al\\."
+)
+_STREET_SUFFIX = (  # compounds: "Löwerstr. 7", "Hauptstraße 5", "Keizersgracht 12", "Klausturvegur 10"
     "straße|strasse|str\\.|weg|gasse|platz|allee|ring|damm|ufer|laan|straat|gracht|plein|steeg|kade|"
-    "dreef|singel|markt|vej|gade|väg|vägen|gatan|gata|veien|gate"
+    "dreef|singel|markt|dijk|hof|vej|gade|väg|vägen|gatan|gata|gränd|veien|vei|gate|katu|tie|kuja|vegur|"
+    "stræti|straeti|braut|teigur|stígur|stigur|boulevard"
 )
-_NUMBER = r"\d{1,6}[A-Za-z]?(?:\s?[/\-]\s?\d{1,5}[A-Za-z]?)?"
+# Compounds so plainly streets that no number is needed ("the corner of Michaelkirchstr. and ...").
+_STREET_SUFFIX_NO_NUMBER = "straße|strasse|str\\.|gasse|straat|gracht|laan|vägen|gatan|katu|vegur|stræti|straeti"
+_S = r"[ \t]+"  # an address line does not run over a line break
+_NUMBER = r"\d{1,6}[A-Za-z]?(?:[ \t]?[/\-][ \t]?\d{1,5}[A-Za-z]?)?"
 _WORD = r"[^\W\d_][\w'’\-]*"  # no "." inside: a street name does not run over a full stop
+_CAP = r"[^\W\d_a-zß-ÿ]"  # a letter that is not lower-case Latin (capitals of every script; checked again in code)
+_CAPWORD = rf"{_CAP}[\w'’\-]*"
+_CONNECTOR = r"(?:de|do|da|dos|das|del|la|le|les|des|du|di|della|degli|sur|am|an|der|im|u|van|von|y)"
 _STREET = re.compile(
-    rf"(?i)(?<![\w.])(?:"
-    rf"{_NUMBER},?\s+(?:{_WORD}\s+){{0,4}}?(?:{_STREET_AFTER})\b\.?"
-    rf"|(?:{_STREET_BEFORE})\s+(?:{_WORD}\s+){{0,5}}?{_NUMBER}\b"
-    rf"|(?:{_WORD}\s+){{0,2}}?[^\W\d_][\w'’\-]*?(?:{_STREET_SUFFIX})\s+{_NUMBER}\b"
-    rf"|{_NUMBER},?\s+(?:{_STREET_BEFORE})\s+(?:{_WORD}\s+){{0,4}}?{_WORD}"
-    rf"|(?:p\.?\s?o\.?\s?box|postfach|apartado|caixa postal|bp)\s+\d{{1,6}}"
+    rf"(?<![\w.'’\-])(?:"
+    rf"{_NUMBER},?{_S}(?:{_WORD}{_S}){{0,4}}?(?i:{_STREET_AFTER_ANY_CASE}|{_STREET_AFTER_FOREIGN})\b\.?"
+    rf"|{_NUMBER},?{_S}(?:(?:{_CAPWORD}|{_CONNECTOR}){_S}){{0,4}}?(?:{_STREET_AFTER_CAPITALISED})\b\.?"
+    rf"|(?:{_CAPWORD}{_S}){{1,3}}(?i:{_STREET_AFTER_FOREIGN}|street|road|avenue|lane)\b\.?(?:,?{_S}{_NUMBER}\b)?"
+    rf"|(?P<lead>(?i:{_STREET_BEFORE})){_S}(?:{_WORD}{_S}){{0,4}}?{_WORD},?{_S}{_NUMBER}\b"
+    rf"|(?P<compound>(?:{_CAPWORD}{_S}){{0,2}}?[^\W\d_][\w'’\-]*?(?i:{_STREET_SUFFIX})){_S}{_NUMBER}\b"
+    rf"|{_NUMBER},?{_S}(?P<compound2>[^\W\d_][\w'’\-]*?(?i:{_STREET_SUFFIX}))(?![\w'’\-])"
+    rf"|(?P<compound3>{_CAP}[\w'’\-]*?(?i:{_STREET_SUFFIX_NO_NUMBER}))(?![\w'’\-])"
+    rf"|{_NUMBER},?{_S}(?P<lead2>(?i:{_STREET_BEFORE})){_S}(?:{_WORD}{_S}){{0,4}}?{_WORD}"
+    rf"|(?i:p\.?[ \t]?o\.?[ \t]?box|postbox|postfach|apartado|caixa postal|bp){_S}?\d{{1,6}}"
+    rf"|\d{{1,6}}{_S}(?i:p\.?[ \t]?o\.?[ \t]?box|postbox)"
+    rf"|(?i:h\.?[ \t]?no\.?)[ \t]*,?[ \t]*\d{{1,5}}[A-Za-z]?"
     rf")"
 )
-# "Puruntie 50", "6 Ümarmäe": a capitalised name and a house number, with no street word. Only an
-# address when a postcode or a unit follows it (checked in find_addresses).
-_BARE_STREET = re.compile(
-    r"(?<![\w.])(?:(?:[^\W\d_a-zß-ÿ](?:[^\W\d_]|['’\-])*\s+){1,3}\d{1,5}[A-Za-z]?|\d{1,5}[A-Za-z]?,?\s+[^\W\d_a-zß-ÿ][\w'’\-]*"
-    r"(?:\s+(?:[^\W\d_a-zß-ÿ][\w'’\-]*|de|do|da|del|la|le|des|di|van|von)){0,3})(?![\w.])"
+# A street that is only an address when a postcode or a unit follows it: "Puruntie 50" or
+# "6 Ümarmäe" (a name and a house number, no street word), "rue de Normand" (no number).
+_WEAK_STREET = re.compile(
+    rf"(?<![\w.'’\-])(?:{_CAPWORD}(?:{_S}(?:{_CONNECTOR}{_S})?{_CAPWORD}){{0,2}}{_S}\d{{1,5}}[A-Za-z]?"
+    rf"|\d{{1,5}}[A-Za-z]?,?{_S}{_CAPWORD}(?:{_S}(?:{_CAPWORD}|{_CONNECTOR})){{0,3}}"
+    rf"|(?P<lead>(?i:{_STREET_BEFORE_FOREIGN})){_S}(?:{_CONNECTOR}{_S}){{0,2}}{_CAPWORD}(?:{_S}{_CAPWORD}){{0,3}})(?![\w.])"
 )
-_POSTCODE_OR_UNIT = re.compile(
-    r"(?i)\b(?:\d{4,5}(?:-\d{3,4})?|\d{3}\s\d{2}|\d{4}\s?[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}"
-    r"|(?:apt|apartment|suite|ste|unit|flat|piso|floor)\.?\s*#?\s*\w{1,6})\b"
-)
-# What may follow a street line in an address: unit, city, region, postcode, country.
+_UNIT = (r"(?i:apt|apartment|appartamento|app\.|suite|ste|unit|flat|studio|floor|fl|piano|bldg|building|room|"
+         r"piso|wohnung|étage|etage)\.?[ \t]*#?[ \t]*\w{1,6}")
+# Postcodes: NL "1909 LF", CZ/SK/SE/GR "537 03", PL "80-148", BR "36576-304" / "82140979", US ZIP+4,
+# Canada, UK, and plain 3-6 digit codes (IS, IN, most of Europe).
+_POSTCODE = (r"(?:\d{4}[ \t]?[A-Z]{2}(?![\w])|\d{3}[ \t]\d{2}(?!\d)|\d{2}-\d{3}(?!\d)|\d{4,6}(?:-\d{3,4})?(?!\d)"
+             r"|\d{8}(?!\d)|[A-Z]\d[A-Z][ \t]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}|\d{3}(?!\d))")
+_PLACE_WORD = r"(?:['’]s-)?[^\W\d_][^\W\d_'’\-]*(?:['’\-][^\W\d_]+)*(?!\d)"
+# What may follow a street line: unit, postcode, city or region (a capitalised word or a few,
+# with a district number or postcode after it), a house number, a province in brackets.
 _ADDRESS_PART = re.compile(
-    r"(?:(?:apt|apartment|suite|ste|unit|flat|floor|fl|bldg|building|room)\.?\s*#?\s*\w{1,6}"
-    r"|\d{4,5}(?:-\d{3,4})?(?:\s+(?-i:[A-Z])[\w'’.\-]*(?:\s+(?:(?-i:[A-Z])[\w'’.\-]*|de|do|da|del|la|le|sur|am|an|der|im)){0,3})?"
-    r"|[A-Z]\d[A-Z]\s?\d[A-Z]\d"  # Canada
-    r"|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}"  # UK
-    r"|(?-i:[A-Z])[\w'’.\-]*(?:\s+(?:(?-i:[A-Z])[\w'’.\-]*|de|do|da|del|la|le|sur|am|an|der|im)){0,3}"
-    r"(?:\s+\d{3,5}(?:-\d{3,4})?)?"
-    r")",
-    re.IGNORECASE,
+    rf"(?P<unit>{_UNIT})(?![\w])"
+    rf"|(?P<postcode>{_POSTCODE})"
+    rf"|(?P<place>(?:{_CONNECTOR}{_S}){{0,2}}{_PLACE_WORD}(?:{_S}(?:{_CONNECTOR}{_S})?{_PLACE_WORD}){{0,3}})"
+    rf"(?:(?:{_S}|-)(?P<district>{_POSTCODE}|\d{{1,2}}(?!\d)))?"
+    rf"|\d{{1,5}}[A-Za-z]?(?![\w])"
+    rf"|\(\w{{1,5}}\)"
 )
-_ADDRESS_GAP = re.compile(r"\s*[,\n]\s*|\s+")
-MAX_ADDRESS_PARTS = 6
+# Between parts: a comma, a slash, one line break (a quoted e-mail's ">" too) or spaces; never a
+# blank line.
+_ADDRESS_GAP = re.compile(r"[ \t]*(?:[,/][ \t]*\n?|\n)[ \t>]*|[ \t]+")
+MAX_ADDRESS_PARTS = 8
 
 
 def find_addresses(text: str, doc=None) -> list[tuple[int, int]]:
-    """Street addresses with what follows them (unit, city, region, postcode, country).
+    """Street addresses with what follows them (unit, city, region, postcode, country), and every
+    repeat of their non-English words ("I am in Montijo for a business trip").
 
     The NER model's places (GPE/LOC/FAC) count only when they touch a street line: a city named on
     its own ("we ship to Dublin") is not personal data.
     """
-    spans = [_extend(text, *m.span()) for m in _STREET.finditer(text)]
-    for m in _BARE_STREET.finditer(text):
+    spans = [_extend(text, *m.span()) for m in _STREET.finditer(text) if _is_street(m)]
+    for m in _WEAK_STREET.finditer(text):
         start, end = _extend(text, *m.span())
-        if end > m.end() and _POSTCODE_OR_UNIT.search(text, m.end(), end):
+        if (end > m.end() and _is_street(m) and _has_foreign_word(m.group(0))
+                and _has_postcode_or_unit(text[m.end():end])):
             spans.append((start, end))
     if doc is not None and spans:
         places = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("GPE", "LOC", "FAC")]
         spans += [(s, e) for s, e in places if any(s <= e2 + 3 and e >= s2 - 3 for s2, e2 in spans)]
-    return spans
+    return spans + _repeats(text, spans)
+
+
+# Street words that are also everyday English ("they route calls", "sent via DHL", "in place").
+_ENGLISH_LEADS = frozenset("route via place plaza avenue boulevard bd av. al. largo zona vial vila impasse".split())
+
+
+def _is_street(m: re.Match) -> bool:
+    """A compound street word is no English word and starts with a capital ("String 5", "5 Bring"
+    are not streets); a leading street word that is also English ("route", "via", "place") counts
+    in lower case only before "de"/"la"/… ("92 route de Lyon", not "3 route changes")."""
+    groups = m.groupdict()
+    lead = groups.get("lead") or groups.get("lead2")
+    if lead and lead.lower() == lead and lead in _ENGLISH_LEADS:
+        after = m.string[m.end("lead" if groups.get("lead") else "lead2"):m.end()].split()
+        if not (after and re.fullmatch(_CONNECTOR, after[0])):
+            return False
+    compound = groups.get("compound") or groups.get("compound2") or groups.get("compound3")
+    if compound is None:
+        return True
+    last = _WORDS.findall(compound)[-1]
+    return last[0].isupper() and not is_english_word(last)
+
+
+def _has_foreign_word(value: str) -> bool:
+    """A capitalised word that is not English ("Þverbraut", "Dašická"): "Invoice 2231" and "15 USC
+    1692" are no streets."""
+    return any(w[0].isupper() and not w.isupper() and not is_english_word(w) and not _not_a_name(w)
+               for w in _WORDS.findall(value))
+
+
+def _has_postcode_or_unit(tail: str) -> bool:
+    """A unit or a postcode among the parts after a weak street line."""
+    return any(part.group("postcode") or part.group("district") or part.group("unit")
+               for part in _ADDRESS_PART.finditer(tail))
 
 
 def _extend(text: str, start: int, end: int) -> tuple[int, int]:
@@ -308,7 +388,21 @@ def _extend(text: str, start: int, end: int) -> tuple[int, int]:
         part = _ADDRESS_PART.match(text, gap.end())
         if not part or part.end() == gap.end():
             break
-        if "\n\n" in gap.group(0) or text[end - 1] == ".":
-            break  # a blank line or a full stop ends the address
+        if text[end - 1] == "." and not gap.group(0).strip():
+            break  # a full stop ends the address
+        place = part.group("place")
+        if place is not None and not _is_place(place):
+            break
         end = part.end()
     return start, end
+
+
+def _is_place(value: str) -> bool:
+    """A city or region: capitalised words of any script; a region code ("ON", "NO", "SA") even if
+    it spells a stop word; never one English filler word ("Please", "The")."""
+    words = [w for w in _WORDS.findall(value) if not re.fullmatch(_CONNECTOR, w)]
+    if not words or not all(w[0].isupper() for w in words):
+        return False
+    if len(words) == 1 and not (words[0].isupper() and len(words[0]) <= 3):
+        return not _not_a_name(words[0])
+    return words[0].lower() not in _NOT_NAMES

@@ -135,3 +135,42 @@ def test_dotted_card_groups_are_cards_but_dotted_numbers_are_not():
     assert redact("card 4111.1111.1111.1112 was declined").counts == {}  # fails Luhn
     for text in ("version 2024.1101.0001.0002", "total 1.234.567,89 EUR", "build 4111.1111.1111"):
         assert redact(text).text == text
+
+
+# Address formats written the ways of many countries (forms from USPS Publication 28, the Universal
+# Postal Union's address guides, and the FakeNameGenerator records shipped in presidio-evaluator).
+ADDRESSES = [
+    ("Send it to 4532 Drake Stream Suite 036, Lake Charleschester, NS L3X 2A4 please", "4532 Drake Stream Suite 036, Lake Charleschester, NS L3X 2A4"),
+    ("It arrived at Dašická 855, Chrudim 3, PA 537 03 last night.", "Dašická 855, Chrudim 3, PA 537 03"),
+    ("It is in Aðalstræti 49, Stokkseyri, 825", "Aðalstræti 49, Stokkseyri, 825"),
+    ("write to rue de Normand, 81557 Saint Thibault. Thanks", "rue de Normand, 81557 Saint Thibault"),
+    ("Address: Via Roma 41, Dusino San Michele, AT 14010", "Via Roma 41, Dusino San Michele, AT 14010"),
+    ("new address: Viale Panfilo, 166, 25024, Porzano (BS)", "Viale Panfilo, 166, 25024, Porzano (BS)"),
+    ("Please return to ul. Nad Jarem 22, Gdańsk, 80-148 in case", "ul. Nad Jarem 22, Gdańsk, 80-148"),
+    ("Meet me at H.No. 99, Pai, Indore-561711", "H.No. 99, Pai, Indore-561711"),
+    ("Please return to Grazer Strasse 96, HAREDING, OO 4741 in case", "Grazer Strasse 96, HAREDING, OO 4741"),
+    ("> Mary\n> 36 Thingvallastraeti\n> Apt. 035\n> Akureyri", "36 Thingvallastraeti\n> Apt. 035\n> Akureyri"),
+    ("the corner of Michaelkirchstr. and the park", "Michaelkirchstr."),
+]
+
+
+@pytest.mark.parametrize("text, address", ADDRESSES)
+def test_addresses_of_many_countries_are_redacted_with_their_city_and_postcode(text, address):
+    out = redact(text, entities=["address"])
+    assert out.counts.get("address") == 1, out.text
+    assert out.text == text.replace(address, "[ADDRESS_1]")
+
+
+def test_a_city_named_in_an_address_is_redacted_where_it_appears_again():
+    out = redact("Send a new card to Spittelwiese 77, Vierhöfen, NO 4193? I am in Vierhöfen now", entities=["address"])
+    assert "Vierhöfen" not in out.text and out.text.endswith("I am in [ADDRESS_2] now")
+
+
+@pytest.mark.parametrize("text", [
+    "under 15 USC 1692 et seq. they must validate", "a check from my employer of 20 years at Wells Fargo",
+    "Invoice 2231, Amount 500", "I had 2 tests to run", "version 5 String parse error",
+    "they route 3 calls a day to me", "sent via DHL 12345 yesterday", "6 months is close to 30 %",
+    "Order 12345, shipped 2023-04-01", "12 CFR Part 1022, App. B",
+])
+def test_numbers_next_to_words_that_look_like_streets_are_kept(text):
+    assert redact(text, entities=["address"]).text == text

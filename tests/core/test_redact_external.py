@@ -57,6 +57,9 @@ def test_partial_values_count_as_leaks():
     assert "1111" in pii_eval.leaked(card, "card 4111 1111 [CARD_1]")
     email = {"type": "email", "value": "jane.doe@example.com"}
     assert pii_eval.leaked(email, "mail jane.doe@e") == ["jane.doe"]
+    number = {"type": "address", "value": "1"}
+    assert pii_eval.leaked(number, "lives at [ADDRESS_1]") == []
+    assert pii_eval.leaked(number, "lives at 1 [ADDRESS_1]") == ["1"]
 
 
 def test_placeholders_are_numbered_and_consistent_within_a_ticket():
@@ -90,6 +93,10 @@ ADVERSARIAL = {
     "spaced digits": lambda n: "1 " * (n // 2),
     "closing lines": lambda n: "hello\n" + "Thanks\n" * (n // 7),
     "capitalised words": lambda n: "Ab " * (n // 3),
+    "hyphen chain": lambda n: "A-" * (n // 2),
+    "apostrophe chain": lambda n: "A'" * (n // 2),
+    "address-like lines": lambda n: "12 Aab, Bb 1234, " * (n // 17),
+    "street words": lambda n: "rue Aa de " * (n // 10),
 }
 
 
