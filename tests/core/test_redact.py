@@ -125,9 +125,10 @@ def test_real_complaints_keep_amounts(shared_data):
         for amount in [w for w in text.split() if w.startswith("{$")]:
             assert amount in r.text
     # CFPB already masks PII as XXXX, so what is redacted is over-redaction: company names the NER
-    # model or the capitalised-name rule take for people (Equifax, MoneyLion): the price of
-    # catching names the model misses. Measured 32 % of narratives; it must not grow.
-    assert changed <= len(rows) * 0.35
+    # model, the capitalised-name rule or the tagger's proper nouns take for people (Equifax,
+    # Experian): the price of catching names the model misses (person recall 80 -> 90 % on public
+    # text for 32 -> 36 % of these narratives touched). It must not grow.
+    assert changed <= len(rows) * 0.38
 
 
 def test_dotted_card_groups_are_cards_but_dotted_numbers_are_not():
@@ -174,3 +175,22 @@ def test_a_city_named_in_an_address_is_redacted_where_it_appears_again():
 ])
 def test_numbers_next_to_words_that_look_like_streets_are_kept(text):
     assert redact(text, entities=["address"]).text == text
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Ksenia, can I please speak to your boss?", "Ksenia"),  # the NER model calls her a place
+    ("Why is Pierpaolo so impulsive?", "Pierpaolo"),
+    ("Korneli shouted at the courier again", "Korneli"),  # a capital at a sentence start
+])
+def test_proper_nouns_the_ner_model_misses_are_names(text, name):
+    out = redact(text, entities=["person"])
+    assert name not in out.text and out.counts == {"person": 1}
+
+
+@pytest.mark.parametrize("text", [
+    "Barcode 4.10.89 on the box does not match", "Barcode $565.42 on the box does not match",
+    "Order ORD-1234 has not arrived", "Delivery was promised for Monday", "Payment failed twice",
+    "My iPhone will not sync with Outlook", "I use Chrome on Linux",
+])
+def test_labels_dates_and_english_proper_nouns_are_not_names(text):
+    assert redact(text, entities=["person"]).text == text
