@@ -42,6 +42,8 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from plugin.redact import PLACEHOLDER
+
 EVALUATOR = "presidio-evaluator==0.3.2"
 CACHE = Path(os.environ.get("TRIAGE_PII_EVAL_CACHE", Path.home() / ".cache" / "helpdesk-triage" / "pii-eval"))
 FAKER_LOCALES = ("en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pt_BR", "en_IN", "en_AU", "en_CA")
@@ -375,13 +377,10 @@ def pieces(entity_type: str, value: str) -> list[str]:
     return [p for p in out if p]
 
 
-_PLACEHOLDER = re.compile(r"\[[A-Z]+_\d+\]")
-
-
 def leaked(case_entity: dict, output: str) -> list[str]:
     """The fragments of one entity still present in the redacted output (empty: caught)."""
     kind = case_entity["type"]
-    output = _PLACEHOLDER.sub(" ", output)  # "[ADDRESS_1]" does not leak a house number "1"
+    output = PLACEHOLDER.sub(" ", output)  # "[ADDRESS_1]" does not leak a house number "1"
     left = []
     for p in pieces(kind, case_entity["value"]):
         if kind in ("person", "address"):

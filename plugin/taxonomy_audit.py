@@ -27,13 +27,13 @@ from typing import Iterable
 
 import numpy as np
 
+from .redact import PLACEHOLDER
 from .rollout import Activity, RolloutTicket
 from .store import Event
 from .taxonomy import Taxonomy
 from .taxonomy_lint import OTHER_AUDIT, OTHER_WARN, confused_pairs
 
 _WORD = re.compile(r"[a-z][a-z']+")
-_PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")  # what redaction leaves: [EMAIL_1], [PERSON_2]
 _STOP = frozenset("""a about above after again all am an and any are as at be because been before
 being below between both but by can cannot could did do does doing don done down during each few
 for from further get got had has have having he her here hers him his how i if in into is it its
@@ -101,7 +101,7 @@ def _toml_str(value: str) -> str:
 
 def words(text: str) -> list[str]:
     """Content words of a redacted text (placeholders and stop words dropped)."""
-    return [w for w in _WORD.findall(_PLACEHOLDER.sub(" ", text).lower()) if w not in _STOP and len(w) > 2]
+    return [w for w in _WORD.findall(PLACEHOLDER.sub(" ", text).lower()) if w not in _STOP and len(w) > 2]
 
 
 def _stem(word: str) -> str:

@@ -19,13 +19,15 @@ from ..exceptions import ConfigError
 from .names import find_addresses, find_people, load_ner
 from .patterns import DEFAULT_PHONE_REGIONS, FINDERS, find_phones, iban_valid, luhn_valid
 
-__all__ = ["ENTITY_TYPES", "DEFAULT_ENTITIES", "DEFAULT_PHONE_REGIONS", "Redaction", "redact",
+__all__ = ["ENTITY_TYPES", "DEFAULT_ENTITIES", "DEFAULT_PHONE_REGIONS", "PLACEHOLDER", "Redaction", "redact",
            "check_entities", "load_ner", "iban_valid", "luhn_valid"]
 
 # Most specific first: on overlap, the earlier kind names the merged span.
 ENTITY_TYPES: tuple[str, ...] = ("secret", "email", "iban", "card", "ssn", "ip", "address", "phone", "person")
 DEFAULT_ENTITIES: tuple[str, ...] = ENTITY_TYPES
 _NER_KINDS = frozenset({"person", "address"})
+# What `redact` puts in a value's place ("[EMAIL_1]", "[PERSON_2]"), for readers of redacted text.
+PLACEHOLDER = re.compile(r"\[[A-Z_]+_\d+\]")
 _PRIORITY = {k: i for i, k in enumerate(ENTITY_TYPES)}
 
 

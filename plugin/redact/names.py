@@ -43,6 +43,15 @@ CENSUS_SHA256 = {
 }
 
 
+def _verified_bytes(root, package: str, rel: str, want: str) -> bytes:
+    """A packaged data file's bytes, refused unless they hash to the SHA-256 we pinned."""
+    data = root.joinpath(rel).read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != want:
+        raise ConfigError(f"{package}/{rel} has sha256 {got}, expected {want}: refusing to load")
+    return data
+
+
 @lru_cache(maxsize=1)
 def load_ner():
     """The spaCy pipeline (tok2vec + tagger + ner), verified, loaded once per process (thread-safe)."""
@@ -55,9 +64,7 @@ def load_ner():
             raise ConfigError(f"the NER model package {NER_PACKAGE}=={NER_VERSION} is not installed; "
                               "person and address redaction need it (pip install -e .)") from exc
         for rel, want in NER_SHA256.items():
-            got = hashlib.sha256(root.joinpath(rel).read_bytes()).hexdigest()
-            if got != want:
-                raise ConfigError(f"{NER_PACKAGE}/{rel} has sha256 {got}, expected {want}: refusing to load")
+            _verified_bytes(root, NER_PACKAGE, rel, want)
         return spacy.load(str(root), exclude=["parser", "senter", "attribute_ruler", "lemmatizer"])
 
 
@@ -101,10 +108,7 @@ def census_names() -> frozenset[str]:
         raise ConfigError(f"the name lists package {CENSUS_PACKAGE}==0.3.0 is not installed (pip install -e .)") from exc
     out: set[str] = set()
     for rel, want in CENSUS_SHA256.items():
-        data = root.joinpath(rel).read_bytes()
-        got = hashlib.sha256(data).hexdigest()
-        if got != want:
-            raise ConfigError(f"{CENSUS_PACKAGE}/{rel} has sha256 {got}, expected {want}: refusing to load")
+        data = _verified_bytes(root, CENSUS_PACKAGE, rel, want)
         out.update(line.split()[0].lower() for line in data.decode("ascii").splitlines() if line.strip())
     return frozenset(out)
 
@@ -397,12 +401,13 @@ def find_addresses(text: str, doc=None) -> list[tuple[int, int]]:
     The NER model's places (GPE/LOC/FAC) count only when they touch a street line: a city named on
     its own ("we ship to Dublin") is not personal data.
     """
-    spans = [_extend(text, *m.span()) for m in _STREET.finditer(text) if _is_street(m)]
+    spans = [(m.start(), _extend(text, m.end())[0]) for m in _STREET.finditer(text) if _is_street(m)]
     for m in _WEAK_STREET.finditer(text):
-        start, end = _extend(text, *m.span())
-        if (end > m.end() and _is_street(m) and _has_foreign_word(m.group(0))
-                and _has_postcode_or_unit(text[m.end():end])):
-            spans.append((start, end))
+        if not (_is_street(m) and _has_foreign_word(m.group(0))):
+            continue
+        end, parts = _extend(text, m.end())
+        if any(part.group("postcode") or part.group("district") or part.group("unit") for part in parts):
+            spans.append((m.start(), end))
     if doc is not None and spans:
         places = [(e.start_char, e.end_char) for e in doc.ents if e.label_ in ("GPE", "LOC", "FAC")]
         spans += [(s, e) for s, e in places if any(s <= e2 + 3 and e >= s2 - 3 for s2, e2 in spans)]
@@ -418,9 +423,9 @@ def _is_street(m: re.Match) -> bool:
     are not streets); a leading street word that is also English ("route", "via", "place") counts
     in lower case only before "de"/"la"/… ("92 route de Lyon", not "3 route changes")."""
     groups = m.groupdict()
-    lead = groups.get("lead") or groups.get("lead2")
-    if lead and lead.lower() == lead and lead in _ENGLISH_LEADS:
-        after = m.string[m.end("lead" if groups.get("lead") else "lead2"):m.end()].split()
+    lead_group = "lead" if groups.get("lead") else "lead2"
+    if groups.get(lead_group) in _ENGLISH_LEADS:  # lower-case words only: "Via Roma" always counts
+        after = m.string[m.end(lead_group):m.end()].split()
         if not (after and re.fullmatch(_CONNECTOR, after[0])):
             return False
     compound = groups.get("compound") or groups.get("compound2") or groups.get("compound3")
@@ -437,14 +442,10 @@ def _has_foreign_word(value: str) -> bool:
                and not _not_a_name(w) for w in _WORDS.findall(value))
 
 
-def _has_postcode_or_unit(tail: str) -> bool:
-    """A unit or a postcode among the parts after a weak street line."""
-    return any(part.group("postcode") or part.group("district") or part.group("unit")
-               for part in _ADDRESS_PART.finditer(tail))
-
-
-def _extend(text: str, start: int, end: int) -> tuple[int, int]:
-    """Grow a street line over the unit, city, region, postcode and country after it."""
+def _extend(text: str, end: int) -> tuple[int, list[re.Match]]:
+    """Grow a street line ending at ``end`` over the unit, city, region, postcode and country after
+    it: the new end, and the parts it took (a weak street needs a postcode or unit among them)."""
+    parts: list[re.Match] = []
     for _ in range(MAX_ADDRESS_PARTS):
         gap = _ADDRESS_GAP.match(text, end)
         if not gap or gap.end() >= len(text):
@@ -457,8 +458,9 @@ def _extend(text: str, start: int, end: int) -> tuple[int, int]:
         place = part.group("place")
         if place is not None and not _is_place(place):
             break
+        parts.append(part)
         end = part.end()
-    return start, end
+    return end, parts
 
 
 def _is_place(value: str) -> bool:
