@@ -16,6 +16,7 @@ from typing import Any
 from .agreement import rollout_summary
 from .config import Settings
 from .corrections import CorrectionStore
+from .fallback import sentence_encoder
 from .monitoring import load_distribution, score_histogram, timeline, window_stats
 from .registry import active_model_dir
 from .rollout import RolloutStore
@@ -56,7 +57,7 @@ def dashboard_data(settings: Settings, events: EventStore, *, since_s: float | N
                      "path": row.path if row else (ev.classifier or ""), "group": row.grp if row else "",
                      "text": (row.text if row else "")[:TEXT_CHARS]})
     items = items_from_store(recent_events, handled, rollout.activity(since=start))
-    report = audit(items, taxonomy, max_pool=DASHBOARD_POOL)
+    report = audit(items, taxonomy, encoder=sentence_encoder(active_model_dir(settings)), max_pool=DASHBOARD_POOL)
     return {
         "window_s": since_s, "now": now, "mode": settings.rollout_mode, "ab_live_share": settings.ab_live_share,
         "stats": asdict(stats),

@@ -60,3 +60,10 @@ def clear_cache() -> None:
     """Forget loaded models (after retraining into the same directory, and in tests)."""
     with _LOCK:
         _CACHE.clear()
+
+
+def sentence_encoder(model_dir: str | Path = DEFAULT_MODEL):
+    """The pretrained sentence encoder behind the model in ``model_dir`` when it is the server tier,
+    else None (the bundled student has no pretrained knowledge); the taxonomy audit clusters in it."""
+    model = load_fallback(model_dir)
+    return model.encoder if isinstance(model, EncoderClassifier) else None

@@ -3,14 +3,24 @@ categories suggested from the tickets the taxonomy could not place. Pure (numpy 
 
 Traffic is what the store recorded (or a file classified on the spot): each ticket's redacted text,
 our label, score and decision. Tickets labelled ``other`` or sent to review are the ones a missing
-category would have caught, so they are clustered: TF-IDF over (lightly stemmed) words, the IDF
-taken over all audited traffic so that words every ticket uses weigh little, then agglomerative
-clustering with average linkage on cosine similarity, stopped when the closest two clusters are
-less similar than ``LINK_STOP`` on average. Average linkage needs no number of clusters: on
-BANKING77 and HWU64 it kept a missing intent together where k-means split it (bench/bench_audit.py).
-A cluster's core (members close to its centroid) becomes a suggestion when it is big enough; its name is made of its most distinctive
-words (share in the cluster against share in all traffic), its most central members are the
-examples, and it prints as a ``[[categories]]`` TOML block to paste into the taxonomy file.
+category would have caught, so they are clustered: agglomerative clustering with average linkage on
+cosine similarity, stopped when the closest two clusters are less alike than a stop similarity.
+Average linkage needs no number of clusters: on BANKING77 and HWU64 it kept a missing intent
+together where k-means split it (bench/bench_audit.py).
+
+What is compared depends on the model that runs. With the server tier (a pretrained sentence
+encoder) the tickets are compared in its embedding space, where paraphrases without a shared word
+still meet; the stop is relative (the pool's mean pairwise cosine plus ``ENCODER_STOP_SIGMAS``
+standard deviations), because how alike two unrelated tickets look differs by domain (0.24 on
+average in BANKING77, 0.09 in HWU64). With the bundled model (no pretrained knowledge: its own
+pooled embedding collapses what it was not trained on) they are compared as TF-IDF over lightly
+stemmed words, the IDF taken over all audited traffic so that words every ticket uses weigh
+little, with the fixed ``LINK_STOP``.
+
+A cluster's core (members close to its centroid) becomes a suggestion when it is big enough; its
+name is made of its most distinctive words (share in the cluster against share in all traffic), its
+most central members are the examples, and it prints as a ``[[categories]]`` TOML block to paste
+into the taxonomy file.
 
 Confused pairs come from agents' labels where there are any (shadow agreement, corrections):
 ``plugin.taxonomy_lint.confused_pairs`` on that confusion matrix. A category nobody uses is one no
@@ -21,9 +31,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+import weakref
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -45,11 +57,19 @@ i've it's don't didn't doesn't isn't wasn't won't also really yet already one tw
 """.split())
 MIN_CLUSTER = 5  # fewest tickets a suggestion rests on
 MIN_SHARE = 0.02  # ... and at least this share of the audited pool
-LINK_STOP = 0.08  # stop merging when the closest clusters' mean pairwise cosine falls below this
-MEMBER_SIM = 0.3  # a member less similar than this to its cluster's centroid is left out of the suggestion
+LINK_STOP = 0.08  # TF-IDF: stop merging when the closest clusters' mean pairwise cosine falls below this
+MEMBER_SIM = 0.3  # TF-IDF: a member less similar than this to its cluster's centroid is left out
+ENCODER_STOP_SIGMAS = 1.5  # encoder: stop (and core) at the pool's mean pairwise cosine + 1.5 std
+EMBED_CACHE = 5000  # texts' embeddings kept per encoder (the dashboard re-audits the same pool)
 MAX_POOL = 2000  # newest pooled tickets clustered (the similarity matrix is MAX_POOL² floats)
 NAME_TERMS = 3  # distinctive terms in a proposed name
 EXAMPLES = 5  # representative examples per suggestion
+
+
+class SentenceEncoder(Protocol):
+    """What the server tier's encoder offers: unit-length sentence embeddings."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -165,39 +185,85 @@ def average_linkage(x: np.ndarray, stop: float = LINK_STOP) -> list[list[int]]:
     return [m for m in members if m]
 
 
-def suggest_categories(pool: list[AuditItem], background: list[AuditItem], *,
-                       existing: frozenset[str] | set[str] = frozenset(), stop: float | None = None,
-                       max_pool: int = MAX_POOL) -> list[Suggestion]:
-    """Clusters of ``pool`` (other / needs-review tickets) that look like a missing category;
-    only the newest ``max_pool`` are clustered (the work grows with its square)."""
-    pool = pool[-max_pool:]
+@dataclass(frozen=True)
+class _Space:
+    """Pool tickets as L2-normalised rows (a zero row shares nothing: it stays alone), and how alike
+    they must be."""
+
+    rows: np.ndarray
+    stop: float  # average linkage stops below this
+    member_sim: float  # a cluster's core: members at least this similar to its centroid
+
+
+def _tfidf_space(pool: list[AuditItem], background: list[AuditItem]) -> _Space:
     docs = [tokens(it.text) for it in pool]
-    keep = [i for i, d in enumerate(docs) if d]
-    if len(keep) < MIN_CLUSTER:
+    x, _, _ = tfidf(docs, [tokens(it.text) for it in background] or docs)
+    return _Space(x, LINK_STOP, MEMBER_SIM)
+
+
+def _encoder_space(pool: list[AuditItem], encoder: SentenceEncoder) -> _Space:
+    x = cached_embeddings(encoder, [PLACEHOLDER.sub(" ", it.text) for it in pool])
+    pairs = (x @ x.T)[np.triu_indices(len(x), 1)]
+    stop = float(pairs.mean() + ENCODER_STOP_SIGMAS * pairs.std()) if len(pairs) else 1.0
+    return _Space(x, stop, stop)
+
+
+_EMBEDDINGS: "weakref.WeakKeyDictionary[object, OrderedDict[str, np.ndarray]]" = weakref.WeakKeyDictionary()
+_EMBEDDINGS_LOCK = threading.Lock()
+
+
+def cached_embeddings(encoder: SentenceEncoder, texts: list[str]) -> np.ndarray:
+    """``encoder.encode(texts)``, remembering the newest ``EMBED_CACHE`` texts per encoder: the
+    dashboard audits nearly the same pool on every load, and encoding is the audit's cost."""
+    with _EMBEDDINGS_LOCK:
+        cache = _EMBEDDINGS.setdefault(encoder, OrderedDict())
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+    fresh = dict(zip(missing, encoder.encode(missing))) if missing else {}
+    with _EMBEDDINGS_LOCK:
+        cache.update(fresh)
+        for t in texts:
+            if t in cache:
+                cache.move_to_end(t)
+        out = np.stack([fresh[t] if t in fresh else cache[t] for t in texts]) if texts else np.zeros((0, 0))
+        while len(cache) > EMBED_CACHE:
+            cache.popitem(last=False)
+    return np.asarray(out, np.float64)
+
+
+def suggest_categories(pool: list[AuditItem], background: list[AuditItem], *,
+                       existing: frozenset[str] | set[str] = frozenset(),
+                       encoder: SentenceEncoder | None = None, max_pool: int = MAX_POOL) -> list[Suggestion]:
+    """Clusters of ``pool`` (other / needs-review tickets) that look like a missing category,
+    compared in ``encoder``'s space when there is one, else as TF-IDF; only the newest
+    ``max_pool`` are clustered (the work grows with its square)."""
+    pool = [it for it in pool[-max_pool:] if words(it.text)]
+    if len(pool) < MIN_CLUSTER:
         return []
-    x, vocab, _ = tfidf([docs[i] for i in keep], [tokens(it.text) for it in background] or docs)
-    if not vocab:
+    space = _encoder_space(pool, encoder) if encoder is not None else _tfidf_space(pool, background)
+    x = space.rows
+    if not x.any():
         return []
     background_df = Counter(t for it in background for t in set(words(it.text)))
     n_bg = max(1, len(background))
-    min_size = max(MIN_CLUSTER, math.ceil(MIN_SHARE * len(keep)))
+    min_size = max(MIN_CLUSTER, math.ceil(MIN_SHARE * len(pool)))
     out: list[Suggestion] = []
-    for cluster in average_linkage(x, LINK_STOP if stop is None else stop):
+    for cluster in average_linkage(x, space.stop):
         if len(cluster) < min_size:
             continue
         rows = np.array(cluster)
         centre = x[rows].sum(axis=0)
         centre /= np.linalg.norm(centre) or 1.0
         sims = x[rows] @ centre
-        rows, sims = rows[sims >= MEMBER_SIM], sims[sims >= MEMBER_SIM]  # the cluster's core (purity)
+        core = sims >= space.member_sim  # the cluster's core (purity)
+        rows, sims = rows[core], sims[core]
         if len(rows) < min_size:
             continue
         cohesion = float(sims.mean())
-        members = [pool[keep[r]] for r in rows]
+        members = [pool[r] for r in rows]
         terms = _distinctive_terms([words(m.text) for m in members], background_df, n_bg)
         name = _name(terms, existing | {s.name for s in out})
         order = rows[np.argsort(-sims)]
-        examples = list(dict.fromkeys(pool[keep[r]].text.strip() for r in order))[:EXAMPLES]
+        examples = list(dict.fromkeys(pool[r].text.strip() for r in order))[:EXAMPLES]
         out.append(Suggestion(name=name, size=len(rows), cohesion=round(cohesion, 3), terms=terms,
                               examples=examples, member_ids=[m.id for m in members]))
     return sorted(out, key=lambda s: -s.size)
@@ -240,8 +306,10 @@ def items_from_store(events: Iterable[Event], handled: dict[str, RolloutTicket],
             for ev in events if ev.label is not None and ev.id in handled and handled[ev.id].text]
 
 
-def audit(items: list[AuditItem], taxonomy: Taxonomy, *, max_pool: int = MAX_POOL) -> AuditReport:
-    """The whole audit over ``items`` (recent traffic or a classified file)."""
+def audit(items: list[AuditItem], taxonomy: Taxonomy, *, encoder: SentenceEncoder | None = None,
+          max_pool: int = MAX_POOL) -> AuditReport:
+    """The whole audit over ``items`` (recent traffic or a classified file); ``encoder``: the running
+    model's sentence encoder, where it has one (``plugin.fallback.sentence_encoder``)."""
     n = len(items)
     other = sum(it.label == taxonomy.other for it in items)
     review = sum(it.decision == "needs_review" for it in items)
@@ -259,7 +327,8 @@ def audit(items: list[AuditItem], taxonomy: Taxonomy, *, max_pool: int = MAX_POO
             matrix[idx[it.gold]][idx[it.label]] += 1
         confused = [p for p in confused_pairs({"confusion": {"labels": labels, "matrix": matrix}}) if p[2] > 0]
     pool = [it for it in items if it.label == taxonomy.other or it.decision == "needs_review"]
-    suggestions = suggest_categories(pool, items, existing=set(taxonomy.names), max_pool=max_pool)
+    suggestions = suggest_categories(pool, items, existing=set(taxonomy.names), encoder=encoder,
+                                     max_pool=max_pool)
     return AuditReport(n=n, other_rate=other_rate, needs_review_rate=review / n if n else 0.0, verdict=verdict,
                        pool=len(pool), unused=unused, confused=confused[:10], suggestions=suggestions)
 

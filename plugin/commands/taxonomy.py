@@ -79,7 +79,9 @@ def run_audit(args: argparse.Namespace) -> int:
     """Audit over the store's recent traffic, or over ``--data`` classified with the settings' classifier."""
     import time
 
+    from ..fallback import sentence_encoder
     from ..monitoring import parse_since
+    from ..registry import active_model_dir
     from ..rollout import RolloutStore
     from ..store import EventStore
     from ..taxonomy_audit import AuditItem, audit, items_from_store, render_audit_text
@@ -100,7 +102,7 @@ def run_audit(args: argparse.Namespace) -> int:
         rollout = RolloutStore(settings.database)
         items = items_from_store(EventStore(settings.database).events(since=since), rollout.tickets(since=since),
                                  rollout.activity(since=since))
-    report = audit(items, taxonomy)
+    report = audit(items, taxonomy, encoder=sentence_encoder(active_model_dir(settings)))
     if args.json:
         print(json.dumps(asdict(report), indent=2))
     else:
