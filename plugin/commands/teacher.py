@@ -34,10 +34,12 @@ def _status(args: argparse.Namespace) -> int:
     except PinnedFileError as exc:
         ok, state = False, str(exc)
     try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
         import safetensors  # noqa: F401
         import tokenizers  # noqa: F401
         extra = "installed"
     except ImportError:
         ok, extra = False, "missing: pip install 'helpdesk-triage[teacher]'"
-    print(f"{minilm.NAME}: {state}\nteacher extra (tokenizers, safetensors): {extra}")
+    print(f"{minilm.NAME}: {state}\nteacher extra (tokenizers, safetensors, onnx, onnxruntime): {extra}")
     return 0 if ok else 1
