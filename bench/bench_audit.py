@@ -77,8 +77,9 @@ def planted_traffic(rows: list[tuple[str, str]], hidden: str, *, tier: str = "bu
     labels = [category_name(lb) for _, lb in train]
     if tier == "server":
         embeddings = embeddings if embeddings is not None else dataset_embeddings(rows)
-        model = EncoderClassifier(seed=seed).fit(None, labels, embeddings=np.stack([embeddings[t] for t, _ in train]))
-        probs = model.predict_proba_embeddings(np.stack([embeddings[t] for t, _ in traffic]))
+        model = EncoderClassifier(seed=seed).fit([t for t, _ in train], labels,
+                                                 embeddings=np.stack([embeddings[t] for t, _ in train]))
+        probs = model.predict_proba([t for t, _ in traffic], embeddings=np.stack([embeddings[t] for t, _ in traffic]))
     else:
         model = HashBagClassifier(epochs=5, seed=seed).fit([t for t, _ in train], labels)
         probs = model.predict_proba([t for t, _ in traffic])

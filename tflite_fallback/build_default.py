@@ -186,7 +186,7 @@ def build(shared_data: Path, out: Path = DEFAULT_MODEL_DIR) -> dict:
     texts, labels = [it.text for it in train], [it.label for it in train]
     teacher = EncoderClassifier(seed=DISTILL.seed)
     embeddings = teacher.embed(texts)
-    teacher.fit(None, labels, classes=tax.names, embeddings=embeddings)
+    teacher.fit(texts, labels, classes=tax.names, embeddings=embeddings)
     model = distill(texts, labels, teacher, student=HashBagClassifier(**DEFAULT_PARAMS), config=DISTILL,
                     embeddings=embeddings, sample_weight=balanced_weights(labels), out_of_scope=tax.other)
     val = bitext_val + other_val + b77_val
@@ -205,7 +205,7 @@ def build(shared_data: Path, out: Path = DEFAULT_MODEL_DIR) -> dict:
         "banking77_validation_accuracy": b77_acc,
         "realistic_tickets_accuracy": realistic_accuracy(model),
         "n_train": len(train),
-        "teacher": {"model": "all-MiniLM-L6-v2 + softmax head", "version": teacher.version,
+        "teacher": {"model": "all-MiniLM-L6-v2 + softmax head x n-gram bag", "version": teacher.version,
                     "validation_accuracy": _evaluate(teacher, val)[0]},
         "distill": {"variants_per_text": DISTILL.variants_per_text, "soft_weight": DISTILL.soft_weight,
                     "folds": DISTILL.folds},

@@ -63,18 +63,22 @@ def variants(text: str, n: int, rng: random.Random) -> list[str]:
     return out
 
 
-def out_of_fold_probabilities(teacher: EncoderClassifier, embeddings: np.ndarray, labels: Sequence[str],
-                              folds: int, seed: int) -> np.ndarray:
-    """Each labelled row's teacher distribution from a head that never saw it (same recipe)."""
+def out_of_fold_probabilities(teacher: EncoderClassifier, texts: Sequence[str], embeddings: np.ndarray,
+                              labels: Sequence[str], folds: int, seed: int,
+                              progress: Callable[[int], None] = lambda fold: None) -> np.ndarray:
+    """Each labelled row's teacher distribution from a tier that never saw it (same recipe, both
+    experts)."""
     n = len(labels)
     probs = np.zeros((n, len(teacher.classes_)))
     order = np.random.default_rng(seed).permutation(n)
     for f in range(folds):
         held = order[f::folds]
         keep = np.setdiff1d(order, held)
-        head = EncoderClassifier(**teacher.get_params(), encoder=teacher.encoder)
-        head.fit(None, [labels[i] for i in keep], classes=teacher.classes_, embeddings=embeddings[keep])
-        probs[held] = head.predict_proba_embeddings(embeddings[held])
+        fold_teacher = EncoderClassifier(**teacher.get_params(), encoder=teacher.encoder)
+        fold_teacher.fit([texts[i] for i in keep], [labels[i] for i in keep], classes=teacher.classes_,
+                         embeddings=embeddings[keep])
+        probs[held] = fold_teacher.predict_proba([texts[i] for i in held], embeddings=embeddings[held])
+        progress(f + 1)
     return probs
 
 
@@ -110,18 +114,22 @@ def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassif
     weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, np.float64)
     if len(weights) != len(texts):
         raise ValueError(f"sample_weight has {len(weights)} rows for {len(texts)} texts")
+    texts = list(texts)
     report("teacher", 0, len(texts) + len(extra))
-    emb = teacher.encoder.encode(list(texts)) if embeddings is None else np.asarray(embeddings, np.float32)
-    report("teacher", len(texts), len(texts) + len(extra))
+    emb = teacher.encoder.encode(texts) if embeddings is None else np.asarray(embeddings, np.float32)
+    report("teacher", len(texts) // 2, len(texts) + len(extra))
     gold = np.zeros((len(texts), len(classes)))
     gold[np.arange(len(texts)), [index[lab] for lab in labels]] = 1.0
     if config.folds > 1 and len(texts) >= 5 * config.folds:
-        soft = out_of_fold_probabilities(teacher, emb, labels, config.folds, config.seed)
+        soft = out_of_fold_probabilities(
+            teacher, texts, emb, labels, config.folds, config.seed,
+            lambda fold: report("teacher", len(texts) // 2 + fold * (len(texts) - len(texts) // 2) // config.folds,
+                                len(texts) + len(extra)))
     else:
-        soft = teacher.predict_proba_embeddings(emb)
+        soft = teacher.predict_proba(texts, embeddings=emb)
     targets = [config.soft_weight * soft + (1.0 - config.soft_weight) * gold]
     if extra:
-        extra_soft = teacher.predict_proba_embeddings(teacher.encoder.encode(extra))
+        extra_soft = teacher.predict_proba(extra)
         if out_of_scope in index:
             in_scope = np.zeros(len(extra), dtype=bool)
             in_scope[: len(source)] = [labels[i] != out_of_scope for i in source]
@@ -134,6 +142,6 @@ def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassif
     report("teacher", len(texts) + len(extra), len(texts) + len(extra))
     all_weights = np.concatenate([weights, weights[source], np.ones(len(extra) - len(source))])
     model = student or HashBagClassifier(seed=config.seed)
-    model.fit(list(texts) + extra, soft_targets=np.vstack(targets), classes=classes, sample_weight=all_weights,
+    model.fit(texts + extra, soft_targets=np.vstack(targets), classes=classes, sample_weight=all_weights,
               progress=lambda step, total: report("student", step, total))
     return model

