@@ -36,6 +36,8 @@ from plugin.datasets import load_labelled  # noqa: E402
 from plugin.metrics import percentile  # noqa: E402
 from tflite_fallback.distill import DistillConfig, distill  # noqa: E402
 from tflite_fallback.encoder_model import EncoderClassifier  # noqa: E402
+from tflite_fallback.export_tflite import build_tflite  # noqa: E402
+from tflite_fallback.graph import graph_weights  # noqa: E402
 from tflite_fallback.minilm import shared_encoder  # noqa: E402
 from tflite_fallback.model import HashBagClassifier  # noqa: E402
 
@@ -73,6 +75,27 @@ def tfidf_peer(train_x, train_y):
     return model.fit(train_x, train_y)
 
 
+def litert_proba(model: HashBagClassifier, int8: bool):
+    """``predict_proba`` through the exported ``.tflite`` in the LiteRT interpreter (one ticket per
+    invoke, as a phone runs it), and the file's size in MB."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    flat = build_tflite(graph_weights(model, int8=int8), model.max_len)
+    interp = Interpreter(model_content=flat)
+    interp.allocate_tensors()
+    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+
+    def proba(texts):
+        rows = []
+        for row in model.featurizer.transform(list(texts)).astype(np.int32):
+            interp.set_tensor(inp, row[None, :])
+            interp.invoke()
+            rows.append(interp.get_tensor(out)[0].copy())
+        return np.array(rows).reshape(-1, len(model.classes_))
+
+    return proba, len(flat) / 1e6
+
+
 def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
     """(name, predict_proba(texts) -> [n, k], classes, size_mb, train_s) for each row."""
     enc = shared_encoder()
@@ -94,8 +117,12 @@ def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
     t = time.perf_counter()
     distilled = distill(train_x, train_y, teacher, student=HashBagClassifier(seed=seed),
                         config=DistillConfig(variants_per_text=variants, seed=seed), embeddings=emb)
+    distill_s = time.perf_counter() - t + teacher_s
     out.append((f"student distilled (x{variants} variants)", distilled.predict_proba,
-                4 * distilled.embedding_.size / 1e6 + 0.02, time.perf_counter() - t + teacher_s))
+                4 * distilled.embedding_.size / 1e6 + 0.02, distill_s))
+    for int8 in (False, True):
+        proba, size = litert_proba(distilled, int8)
+        out.append((f"  the same, {'int8' if int8 else 'fp32'} .tflite in LiteRT", proba, size, distill_s))
     out.append(("server tier = MiniLM+LR x n-gram bag", teacher.predict_proba, 95.1, teacher_s))
     out.append(("MiniLM+LR (the encoder head alone)", minilm_lr.predict_proba, 90.9, minilm_lr_s))
     t = time.perf_counter()

@@ -5,9 +5,9 @@ that "top up" and "add money" mean the same thing, which a hashed n-gram model m
 examples. The n-gram bag (the on-device student's architecture, trained on the same rows) knows
 what the frozen encoder blurs: exact words, product names, typos. They make different mistakes,
 so the tier multiplies their calibrated distributions (a product of experts: a weighted mean of
-their log-probabilities, the weight and one final temperature fitted on the held-out rows). On validation splits the
-product beats either expert and both peers (bench/bench_teacher.py: BANKING77 93.5 % vs 93.0 %
-for the encoder alone and 90.7 % for the bag; HWU64 92.6 % vs 89.9 / 89.9 %). It is also the
+their log-probabilities, the weight and one final temperature fitted on the held-out rows). On
+validation splits the product beats either expert and both peers (bench/bench_teacher.py: BANKING77 93.3 % vs 93.0 %
+for the encoder alone and 90.7 % for the bag; HWU64 92.8 % vs 89.9 / 89.9 %). It is also the
 teacher the on-device student is distilled from (:mod:`tflite_fallback.distill`).
 
 Same contract as :class:`~tflite_fallback.model.HashBagClassifier` (``classes_``, ``version``,
@@ -171,7 +171,8 @@ class EncoderClassifier(SavedClassifier):
         return (z @ self.w_ + self.b_).astype(np.float64)
 
     def _combined_logits(self, z: np.ndarray, texts: Sequence[str] | None) -> np.ndarray:
-        """The head's logits, or with the n-gram expert the sum of both experts' calibrated log-probs."""
+        """The head's logits, or with the n-gram expert the weighted mean of both experts' calibrated
+        log-probabilities (the final temperature divides either)."""
         if self.ngram_ is None:
             return self._logits(z)
         bag = self.ngram_._logits(self.ngram_.featurizer.transform(list(texts)))
