@@ -128,7 +128,7 @@ class EncoderClassifier(SavedClassifier):
         if n_cal:
             held = [texts[i] for i in cal] if self.ngram else None
             if self.ngram:
-                self._fit_mixture(self._logits(z[cal]), self.ngram_._logits(self.ngram_.featurizer.transform(held)),
+                self._fit_mixture(self._logits(z[cal]), self.ngram_.raw_logits(held),
                                   targets[cal])
             self.temperature_, self.held_out_ = calibrate_held_out(self._combined_logits(z[cal], held), targets[cal])
         self.n_train_ = int(len(tr))
@@ -175,7 +175,7 @@ class EncoderClassifier(SavedClassifier):
         log-probabilities (the final temperature divides either)."""
         if self.ngram_ is None:
             return self._logits(z)
-        bag = self.ngram_._logits(self.ngram_.featurizer.transform(list(texts)))
+        bag = self.ngram_.raw_logits(texts)
         w = self.ngram_weight_
         return (1 - w) * log_softmax(self._logits(z) / self.head_temperature_) + w * log_softmax(bag / self.ngram_temperature_)
 

@@ -244,6 +244,11 @@ class HashBagClassifier(SavedClassifier):
             return np.zeros((0, len(self.classes_)))
         return np.concatenate(parts).astype(np.float64)
 
+    def raw_logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Logits before the temperature (what a caller combining this model with another
+        calibrates itself: the server tier's product of experts)."""
+        return self._logits(self.featurizer.transform(list(texts)))
+
     def predict_proba_ids(self, ids: np.ndarray) -> np.ndarray:
         """Calibrated probabilities from an id matrix (what the exported graphs compute)."""
         out = np.empty((len(ids), len(self.classes_)), np.float64)
