@@ -36,7 +36,7 @@ from plugin.datasets import load_labelled  # noqa: E402
 from plugin.metrics import percentile  # noqa: E402
 from tflite_fallback.distill import DistillConfig, distill  # noqa: E402
 from tflite_fallback.encoder_model import EncoderClassifier  # noqa: E402
-from tflite_fallback.export_tflite import build_tflite  # noqa: E402
+from tflite_fallback.export_tflite import build_tflite, litert_runner  # noqa: E402
 from tflite_fallback.graph import graph_weights  # noqa: E402
 from tflite_fallback.minilm import shared_encoder  # noqa: E402
 from tflite_fallback.model import HashBagClassifier  # noqa: E402
@@ -76,24 +76,11 @@ def tfidf_peer(train_x, train_y):
 
 
 def litert_proba(model: HashBagClassifier, int8: bool):
-    """``predict_proba`` through the exported ``.tflite`` in the LiteRT interpreter (one ticket per
-    invoke, as a phone runs it), and the file's size in MB."""
-    from ai_edge_litert.interpreter import Interpreter
-
+    """``predict_proba`` through the exported ``.tflite`` in the LiteRT interpreter, and the file's
+    size in MB."""
     flat = build_tflite(graph_weights(model, int8=int8), model.max_len)
-    interp = Interpreter(model_content=flat)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-
-    def proba(texts):
-        rows = []
-        for row in model.featurizer.transform(list(texts)).astype(np.int32):
-            interp.set_tensor(inp, row[None, :])
-            interp.invoke()
-            rows.append(interp.get_tensor(out)[0].copy())
-        return np.array(rows).reshape(-1, len(model.classes_))
-
-    return proba, len(flat) / 1e6
+    run = litert_runner(flat)
+    return (lambda texts: run(model.featurizer.transform(list(texts)))), len(flat) / 1e6
 
 
 def models(train_x: list[str], train_y: list[str], variants: int, seed: int):

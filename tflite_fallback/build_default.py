@@ -16,10 +16,11 @@ Training data (all licences allow shipping a model trained on them, with attribu
   text gets a label the taxonomy already routes to review (``auto_apply = false``).
 
 Rows are weighted so every category carries the same total weight (the classes range from ~500 to
-~2,300 rows). The student is distilled from the server tier's encoder head (all-MiniLM-L6-v2 + a softmax
-head fitted on the same rows, without the tier's n-gram bag; ``tflite_fallback.distill``): out-of-fold teacher rows mixed 50/50 with the gold
-labels, plus one seeded rewrite of every row labelled by the teacher, so the 2 MB model learns
-some of what the pretrained encoder knows about words the datasets do not pair with a category.
+~2,300 rows). The student is distilled from the server tier's encoder head (all-MiniLM-L6-v2 + a
+softmax head fitted on the same rows, without the tier's n-gram bag; ``tflite_fallback.distill``):
+out-of-fold teacher rows mixed 50/50 with the gold labels, plus one seeded rewrite of every row
+labelled by the teacher, so the 2 MB model learns some of what the pretrained encoder knows about
+words the datasets do not pair with a category.
 The rebuild needs the teacher: ``pip install -e ".[teacher]"`` and ``triage teacher install``.
 The hand-written ``tests/fallback/realistic_tickets.jsonl`` is an evaluation set only;
 it is never trained on.
@@ -209,7 +210,7 @@ def build(shared_data: Path, out: Path = DEFAULT_MODEL_DIR) -> dict:
         "banking77_validation_accuracy": b77_acc,
         "realistic_tickets_accuracy": realistic_accuracy(model),
         "n_train": len(train),
-        "teacher": {"model": "all-MiniLM-L6-v2 + softmax head x n-gram bag", "version": teacher.version,
+        "teacher": {"model": "all-MiniLM-L6-v2 + softmax head", "version": teacher.version,
                     "validation_accuracy": _evaluate(teacher, val)[0]},
         "distill": {"variants_per_text": DISTILL.variants_per_text, "soft_weight": DISTILL.soft_weight,
                     "folds": DISTILL.folds},

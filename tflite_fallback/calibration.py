@@ -21,12 +21,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax, numerically stable."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
 def nll(logits: np.ndarray, targets: np.ndarray, temperature: float) -> float:
     """Mean cross-entropy of ``softmax(logits / T)`` against target distributions."""
-    z = logits / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    return float(-(targets * logp).sum(axis=1).mean())
+    return float(-(targets * log_softmax(logits / temperature)).sum(axis=1).mean())
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray, iters: int = 60) -> float:

@@ -6,11 +6,11 @@ variants of it (word dropout, crops, swaps: new n-gram combinations with the tea
 they mean) and any unlabelled in-domain text get the teacher's probability row, and the student is
 trained on those distributions (Hinton et al. 2015) mixed with the gold labels.
 
-The teacher's rows for the training texts are *out-of-fold*: K heads, each trained without one
-fold, label the fold they did not see. A teacher asked about its own training rows answers
-near one-hot, which is no more than the gold label; out-of-fold rows carry the similarity
-structure between classes that the student is meant to learn. The encoder runs once per text;
-only the small heads are refitted.
+The teacher's rows for the training texts are *out-of-fold*: K teachers of the same recipe, each
+trained without one fold, label the fold they did not see. A teacher asked about its own training
+rows answers near one-hot, which is no more than the gold label; out-of-fold rows carry the
+similarity structure between classes that the student is meant to learn. The encoder runs once
+per text; only the heads (and the tier's n-gram bags) are refitted.
 
 A rewrite of an in-scope ticket is still in scope: a crop or a word dropout can remove the words
 that made the topic plain, and the teacher then puts mass on the out-of-scope class. Learnt as is,
@@ -66,8 +66,7 @@ def variants(text: str, n: int, rng: random.Random) -> list[str]:
 def out_of_fold_probabilities(teacher: EncoderClassifier, texts: Sequence[str], embeddings: np.ndarray,
                               labels: Sequence[str], folds: int, seed: int,
                               progress: Callable[[int], None] = lambda fold: None) -> np.ndarray:
-    """Each labelled row's teacher distribution from a tier that never saw it (same recipe, both
-    experts)."""
+    """Each labelled row's teacher distribution from a teacher of the same recipe that never saw it."""
     n = len(labels)
     probs = np.zeros((n, len(teacher.classes_)))
     order = np.random.default_rng(seed).permutation(n)
@@ -117,14 +116,12 @@ def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassif
     texts = list(texts)
     report("teacher", 0, len(texts) + len(extra))
     emb = teacher.encoder.encode(texts) if embeddings is None else np.asarray(embeddings, np.float32)
-    report("teacher", len(texts) // 2, len(texts) + len(extra))
     gold = np.zeros((len(texts), len(classes)))
     gold[np.arange(len(texts)), [index[lab] for lab in labels]] = 1.0
     if config.folds > 1 and len(texts) >= 5 * config.folds:
         soft = out_of_fold_probabilities(
             teacher, texts, emb, labels, config.folds, config.seed,
-            lambda fold: report("teacher", len(texts) // 2 + fold * (len(texts) - len(texts) // 2) // config.folds,
-                                len(texts) + len(extra)))
+            lambda fold: report("teacher", fold * len(texts) // config.folds, len(texts) + len(extra)))
     else:
         soft = teacher.predict_proba(texts, embeddings=emb)
     targets = [config.soft_weight * soft + (1.0 - config.soft_weight) * gold]

@@ -6,8 +6,9 @@ examples. The n-gram bag (the on-device student's architecture, trained on the s
 what the frozen encoder blurs: exact words, product names, typos. They make different mistakes,
 so the tier multiplies their calibrated distributions (a product of experts: a weighted mean of
 their log-probabilities, the weight and one final temperature fitted on the held-out rows). On
-validation splits the product beats either expert and both peers (bench/bench_teacher.py: BANKING77 93.3 % vs 93.0 %
-for the encoder alone and 90.7 % for the bag; HWU64 92.8 % vs 89.9 / 89.9 %). It is also the
+validation splits the product beats either expert and both peers (bench/bench_teacher.py:
+BANKING77 93.3 % vs 93.0 % for the encoder alone and 90.7 % for the bag; HWU64 92.8 % vs 89.9 /
+89.9 %). It is also the
 teacher the on-device student is distilled from (:mod:`tflite_fallback.distill`).
 
 Same contract as :class:`~tflite_fallback.model.HashBagClassifier` (``classes_``, ``version``,
@@ -23,7 +24,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .calibration import calibrate_held_out, fit_temperature, nll, softmax
+from .calibration import calibrate_held_out, fit_temperature, log_softmax, nll, softmax
 from .model import HashBagClassifier
 from .optim import adam_step, decayed_lr, minibatches
 from .saved_model import WEIGHTS_FILE, SavedClassifier, read_config, resolve_classes
@@ -36,11 +37,6 @@ NGRAM_DIR = "ngram"  # the n-gram expert's own model directory inside the tier's
 MIXTURE_GRID = np.linspace(0.0, 1.0, 11)  # candidate weights of the n-gram expert in the product
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-
-
 class EncoderClassifier(SavedClassifier):
     """Sentence-encoder embeddings with a multinomial logistic-regression head, times an n-gram bag.
 
@@ -50,8 +46,8 @@ class EncoderClassifier(SavedClassifier):
         epochs, batch_size, lr: Adam schedule for the head (lr decays linearly to 10 %).
         calib_fraction: share of rows held out to fit the temperature and report ``held_out_``.
         ngram: also train the n-gram expert (a default :class:`HashBagClassifier`) on the same
-            rows and multiply the two; False = the encoder head alone (what the distillation's
-            out-of-fold heads and the encoder-only peer in bench/ use).
+            rows and multiply the two; False = the encoder head alone (the bundled model's teacher
+            and the MiniLM+LR peer in bench/).
         seed: split, initialisation and shuffling.
         encoder: an object with ``encode(texts) -> [n, dim]`` and ``dim``; default: the shared
             :class:`~tflite_fallback.minilm.SentenceEncoder` (loaded on first use).
@@ -126,11 +122,12 @@ class EncoderClassifier(SavedClassifier):
         self.ngram_weight_ = 0.5 if self.ngram else 0.0
         self.held_out_ = {}
         if n_cal:
-            held = [texts[i] for i in cal] if self.ngram else None
+            logits = self._logits(z[cal])
             if self.ngram:
-                self._fit_mixture(self._logits(z[cal]), self.ngram_.raw_logits(held),
-                                  targets[cal])
-            self.temperature_, self.held_out_ = calibrate_held_out(self._combined_logits(z[cal], held), targets[cal])
+                bag_logits = self.ngram_.raw_logits([texts[i] for i in cal])
+                self._fit_mixture(logits, bag_logits, targets[cal])
+                logits = self._mix(logits, bag_logits, self.ngram_weight_)
+            self.temperature_, self.held_out_ = calibrate_held_out(logits, targets[cal])
         self.n_train_ = int(len(tr))
         self.n_calibration_ = int(n_cal)
         self.trained_at_ = datetime.now(timezone.utc).strftime("%Y-%m-%d")
@@ -159,10 +156,9 @@ class EncoderClassifier(SavedClassifier):
         minimises the held-out NLL: with few rows per class the bag is weak and weighs less."""
         self.head_temperature_ = fit_temperature(head_logits, targets)
         self.ngram_temperature_ = fit_temperature(bag_logits, targets)
-        head, bag = log_softmax(head_logits / self.head_temperature_), log_softmax(bag_logits / self.ngram_temperature_)
         losses = []
         for w in MIXTURE_GRID:
-            mixed = (1 - w) * head + w * bag
+            mixed = self._mix(head_logits, bag_logits, w)
             losses.append(nll(mixed, targets, fit_temperature(mixed, targets)))
         self.ngram_weight_ = float(MIXTURE_GRID[int(np.argmin(losses))])
 
@@ -170,27 +166,25 @@ class EncoderClassifier(SavedClassifier):
     def _logits(self, z: np.ndarray) -> np.ndarray:
         return (z @ self.w_ + self.b_).astype(np.float64)
 
-    def _combined_logits(self, z: np.ndarray, texts: Sequence[str] | None) -> np.ndarray:
-        """The head's logits, or with the n-gram expert the weighted mean of both experts' calibrated
-        log-probabilities (the final temperature divides either)."""
-        if self.ngram_ is None:
-            return self._logits(z)
-        bag = self.ngram_.raw_logits(texts)
-        w = self.ngram_weight_
-        return (1 - w) * log_softmax(self._logits(z) / self.head_temperature_) + w * log_softmax(bag / self.ngram_temperature_)
+    def _mix(self, head_logits: np.ndarray, bag_logits: np.ndarray, bag_weight: float) -> np.ndarray:
+        """The weighted mean of both experts' calibrated log-probabilities (the final temperature
+        divides it)."""
+        return ((1 - bag_weight) * log_softmax(head_logits / self.head_temperature_)
+                + bag_weight * log_softmax(bag_logits / self.ngram_temperature_))
 
     def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> np.ndarray:
         """Calibrated probabilities, columns in ``classes_`` order; ``embeddings`` (the encoder's, for
         these texts) skips the encoder."""
         texts = list(texts)
-        if not texts and embeddings is None:
-            return np.zeros((0, len(self.classes_)))
         x = self.encoder.encode(texts) if embeddings is None else np.asarray(embeddings, np.float32)
         if len(x) == 0:
             return np.zeros((0, len(self.classes_)))
-        if self.ngram_ is not None and len(texts) != len(x):
-            raise ValueError(f"{len(texts)} texts for {len(x)} embeddings: the n-gram expert reads the texts")
-        return softmax(self._combined_logits((x - self.mean_) / self.scale_, texts) / self.temperature_)
+        logits = self._logits((x - self.mean_) / self.scale_)
+        if self.ngram_ is not None:
+            if len(texts) != len(x):
+                raise ValueError(f"{len(texts)} texts for {len(x)} embeddings: the n-gram expert reads the texts")
+            logits = self._mix(logits, self.ngram_.raw_logits(texts), self.ngram_weight_)
+        return softmax(logits / self.temperature_)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """The encoder's unit-length sentence embeddings (for retrieval)."""

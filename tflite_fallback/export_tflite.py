@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from importlib import metadata
 from pathlib import Path
+from typing import Callable
 
 import flatbuffers
 import numpy as np
@@ -205,16 +206,26 @@ def write_tflite(path: str | Path, w: GraphWeights, max_len: int, description: s
     return p
 
 
-def run_tflite(path: str | Path, ids: np.ndarray) -> np.ndarray:
-    """Run a ``.tflite`` file in the official LiteRT interpreter, one row at a time."""
+def litert_runner(flatbuffer: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """A ``.tflite`` model loaded once in the official LiteRT interpreter: ``run(ids [n, max_len])``
+    -> ``probabilities [n, n_classes]``, one row per invoke, as a phone runs it."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_path=str(path))
+    interp = Interpreter(model_content=flatbuffer)
     interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    rows = []
-    for row in np.asarray(ids, dtype=np.int32):
-        interp.set_tensor(inp["index"], row[None, :])
-        interp.invoke()
-        rows.append(interp.get_tensor(out["index"])[0].copy())
-    return np.array(rows)
+
+    def run(ids: np.ndarray) -> np.ndarray:
+        rows = []
+        for row in np.asarray(ids, dtype=np.int32):
+            interp.set_tensor(inp["index"], row[None, :])
+            interp.invoke()
+            rows.append(interp.get_tensor(out["index"])[0].copy())
+        return np.array(rows).reshape(-1, out["shape"][-1])
+
+    return run
+
+
+def run_tflite(path: str | Path, ids: np.ndarray) -> np.ndarray:
+    """Run a ``.tflite`` file in the official LiteRT interpreter, one row at a time."""
+    return litert_runner(Path(path).read_bytes())(ids)
