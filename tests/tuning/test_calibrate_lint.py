@@ -72,6 +72,9 @@ def test_lint_rules(taxonomy):
     assert "confused-categories" in codes and "billing and refund" in codes["confused-categories"].message
     assert codes["other-high"].level == "warn"
     assert "refund has 3" in codes["few-training-examples"].message
+    assert "few-other-examples" not in codes  # "other" has 50 labelled rows here
+    no_other = {f.code: f for f in lint(taxonomy, label_counts=counts | {"other": 2})}
+    assert no_other["few-other-examples"].level == "info" and '"other" has 2' in no_other["few-other-examples"].message
     assert lint(taxonomy, other_rate=0.31)[0].code == "other-too-high"
     assert lint(taxonomy, other_rate=0.31)[0].level == "audit"
     twins = parse_taxonomy("""other = "other"
