@@ -135,6 +135,7 @@ def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | No
     rows, classes = models(train_x, train_y, variants, seed)
     print(f"\n== {name}: {len(train)} train / {len(val)} validation, {len(classes)} classes"
           + (f", {len(oos)} out-of-scope" if oos else ""))
+    in_scope = [i for i, c in enumerate(classes) if c != OTHER]  # an `other` answer is a rejection
     head = f"{'model':38} {'acc':>6} {'macroF1':>8} {'MB':>6} {'train s':>8} {'p50 ms':>7}"
     print(head + ("   in-scope@thr  OOS recall  AUROC" if oos else ""))
     for label, proba, size, train_s in rows:
@@ -149,7 +150,6 @@ def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | No
         line = (f"{label:38} {acc:6.1%} {macro_f1(val_y, pred):8.1%} {size:6.1f} {train_s:8.0f} "
                 f"{percentile(times, 50):7.2f}")
         if oos:
-            in_scope = [i for i, c in enumerate(classes) if c != OTHER]  # an `other` answer rejects
             conf_in, ok = p[:, in_scope].max(1), np.array([a == b for a, b in zip(pred, val_y)])
             conf_out = proba(oos)[:, in_scope].max(1)
             best = 0.0

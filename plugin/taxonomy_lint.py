@@ -95,9 +95,10 @@ def lint(taxonomy: Taxonomy, summary: dict[str, Any] | None = None,
         elif other_rate > OTHER_WARN:
             found.append(Finding("warn", "other-high",
                                  f'"{taxonomy.other}" is {other_rate:.0%} of tickets (> {OTHER_WARN:.0%})'))
-    if label_counts is not None and label_counts.get(taxonomy.other, 0) < MIN_DATA_EXAMPLES:
+    other_rows = None if label_counts is None else label_counts.get(taxonomy.other, 0)
+    if other_rows is not None and other_rows < MIN_DATA_EXAMPLES:
         found.append(Finding("info", "few-other-examples",
-                             f'"{taxonomy.other}" has {label_counts.get(taxonomy.other, 0)} labelled example(s) '
+                             f'"{taxonomy.other}" has {other_rows} labelled example(s) '
                              f"(< {MIN_DATA_EXAMPLES}): off-topic tickets are then caught only by low "
                              "confidence; label real off-topic tickets with it (out-of-scope AUROC on "
                              "BANKING77-OOS: 0.84 without such examples, 0.955 with them)"))

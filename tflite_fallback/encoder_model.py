@@ -8,8 +8,8 @@ so the tier multiplies their calibrated distributions (a product of experts: a w
 their log-probabilities, the weight and one final temperature fitted on the held-out rows). On
 validation splits the product beats either expert and both peers (bench/bench_teacher.py:
 BANKING77 93.3 % vs 93.0 % for the encoder alone and 90.7 % for the bag; HWU64 92.8 % vs 89.9 /
-89.9 %). It is also the
-teacher the on-device student is distilled from (:mod:`tflite_fallback.distill`).
+89.9 %). It is also the teacher the on-device student is distilled from
+(:mod:`tflite_fallback.distill`).
 
 Same contract as :class:`~tflite_fallback.model.HashBagClassifier` (``classes_``, ``version``,
 ``predict_proba`` in ``classes_`` order, calibrated; ``embed``; ``save``/``load``), so the pipeline,
