@@ -18,16 +18,17 @@ class FixedTeacher:
 
     class encoder:  # noqa: N801 - mirrors the teacher's attribute
         @staticmethod
-        def encode(texts):
-            return np.zeros((len(texts), 4), np.float32)
+        def encode(texts):  # a text's "embedding": its length and word count
+            return np.array([[len(t), len(t.split()), 1.0, 0.0] for t in texts], np.float32)
 
     def predict_proba(self, texts, embeddings=None):
         return np.tile(TEACHER_ROW, (len(texts), 1))
 
 
 class RecordingStudent:
-    def fit(self, texts, *, soft_targets, classes, sample_weight, progress):
+    def fit(self, texts, *, soft_targets, classes, sample_weight, embedding_targets, progress):
         self.texts, self.targets, self.classes, self.weights = list(texts), soft_targets, classes, sample_weight
+        self.embeddings = embedding_targets
         return self
 
 
@@ -68,6 +69,15 @@ def test_rewrites_weigh_as_their_source():
     np.testing.assert_allclose(s.weights, [1.0, 3.0, 0.5, 1.0, 1.0, 3.0, 3.0, 0.5, 0.5, 1.0])
     with pytest.raises(ValueError, match="sample_weight"):
         run(sample_weight=[1.0, 2.0])
+
+
+def test_the_student_is_also_taught_the_encoders_embedding_of_every_text():
+    s = run(unlabelled=["what is the weather"])
+    np.testing.assert_array_equal(s.embeddings, FixedTeacher.encoder.encode(s.texts))
+    given = np.full((3, 4), 7.0, np.float32)  # the caller's embeddings of the labelled texts are used as given
+    s = run(embeddings=given)
+    np.testing.assert_array_equal(s.embeddings[:3], given)
+    np.testing.assert_array_equal(s.embeddings[3:], FixedTeacher.encoder.encode(s.texts[3:]))
 
 
 def test_a_rewrite_the_teacher_finds_wholly_out_of_scope_keeps_its_source_label():

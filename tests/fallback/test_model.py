@@ -116,6 +116,33 @@ def test_distillation_moves_student_toward_teacher(small_split) -> None:
     assert np.mean(p.argmax(1) == ri) > 0.6
 
 
+def test_embedding_targets_shape_the_students_embedding_space() -> None:
+    """Two classes, four topics: the labels cannot tell the two refund topics apart, the teacher's
+    embeddings can, and the student's pooled embeddings follow the teacher."""
+    topics = {"refund": ["money back for the kettle", "money back for the toaster"],
+              "delivery": ["parcel never arrived", "courier lost the parcel"]}
+    rng = np.random.default_rng(0)
+    texts, labels, targets = [], [], []
+    for label, phrases in topics.items():
+        for j, phrase in enumerate(phrases):
+            for _ in range(40):
+                noise = " ".join(rng.choice(["please", "hi", "thanks", "urgent", "today"], 2))
+                texts.append(f"{noise} {phrase}")
+                labels.append(label)
+                targets.append(np.eye(4)[2 * (label == "refund") + j])
+    kw = {**SMALL, "epochs": 10, "calib_fraction": 0.0, "embedding_weight": 4.0}
+    plain = HashBagClassifier(**kw).fit(texts, labels)
+    taught = HashBagClassifier(**kw).fit(texts, labels, embedding_targets=np.array(targets) * 3.0)
+    kettle, toaster = "money back for the kettle", "money back for the toaster"
+    cos = lambda m: float((m.embed([kettle]) @ m.embed([toaster]).T)[0, 0])  # noqa: E731
+    assert cos(taught) < cos(plain) - 0.2
+    assert taught.predict([kettle, "courier lost the parcel"]) == ["refund", "delivery"]
+    # the projection is for training only: the exported arrays are the same as without it
+    assert [a.shape for a in taught._version_parts()[0]] == [a.shape for a in plain._version_parts()[0]]
+    with pytest.raises(ValueError, match="embedding_targets"):
+        HashBagClassifier(**kw).fit(texts, labels, embedding_targets=np.ones((3, 4)))
+
+
 def test_soft_targets_validation() -> None:
     with pytest.raises(ValueError):
         HashBagClassifier().fit(["a", "b"], soft_targets=np.ones((2, 2)))  # no classes
