@@ -50,7 +50,7 @@ class HashBagClassifier(SavedClassifier):
         dropout: share of a row's ids dropped at random in each training step (regularises
             towards not relying on any single n-gram).
         embedding_weight: weight of the embedding-matching loss when ``fit`` is given
-            ``embedding_targets`` (a teacher's sentence embeddings; see ``fit``).
+            ``embedding_targets`` (a teacher's sentence embeddings; see ``fit``); 0 = off.
         seed: makes the split, initialisation and shuffling reproducible.
     """
 
@@ -136,7 +136,8 @@ class HashBagClassifier(SavedClassifier):
             soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-12)
             targets = soft if labels is None else soft_weight * soft + (1 - soft_weight) * targets
         weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        aux = None if embedding_targets is None else self._principal_components(embedding_targets, n)
+        aux = (None if embedding_targets is None or not self.embedding_weight
+               else self._principal_components(embedding_targets, n))
 
         ids = self.featurizer.transform(list(texts))
         rng = np.random.default_rng(self.seed)
