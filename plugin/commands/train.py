@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --teacher: extra in-domain texts (CSV/JSONL/one per line) the teacher labels")
     p.add_argument("--variants", type=int, default=2,
                    help="with --teacher: augmented copies of each labelled text (default 2)")
+    p.add_argument("--embedding-weight", type=float,
+                   help="with --teacher: weight of matching the encoder's embeddings (default 4; 0 = the "
+                        "teacher's class scores only)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -51,7 +54,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.teacher and args.tier == "server":
         raise SystemExit("triage train: --teacher trains the student; leave out --tier server")
     params = {"seed": args.seed, "epochs": args.epochs, "n_buckets": args.buckets, "dim": args.dim,
-              "hidden": args.hidden, "max_len": args.max_len}
+              "hidden": args.hidden, "max_len": args.max_len, "embedding_weight": args.embedding_weight}
     params = {k: v for k, v in params.items() if v is not None}  # unset: the estimator's defaults
     taxonomy = load_taxonomy(args.taxonomy) if args.taxonomy else None
     with tqdm(total=0, unit="step", desc="training", disable=args.quiet) as bar:

@@ -154,11 +154,13 @@ def test_train_cli_server_tier_and_teacher(encoder, small_split, tmp_path: Path)
     assert r.returncode == 0, r.stderr
     assert "encoder model" in r.stdout
     r = triage("train", "--data", str(data), "--teacher", str(tmp_path / "server"), "--variants", "1",
-               "--epochs", "5", "--buckets", "4096", "--out", str(tmp_path / "student"), "--quiet")
+               "--epochs", "5", "--buckets", "4096", "--embedding-weight", "2", "--out", str(tmp_path / "student"),
+               "--quiet")
     assert r.returncode == 0, r.stderr
     config = json.loads((tmp_path / "student" / "config.json").read_text())
     assert config["metrics"]["teacher"]["version"] == EncoderClassifier.load(tmp_path / "server").version
     assert config["metrics"]["distill"]["variants_per_text"] == 1
+    assert config["params"]["embedding_weight"] == 2.0
     student = HashBagClassifier.load(tmp_path / "student")
     assert student.score([i.text for i in test[:200]], [i.label for i in test[:200]]) > 0.7
     r = triage("train", "--data", str(data), "--tier", "server", "--epochs", "3", "--out", str(tmp_path / "x"))
