@@ -17,9 +17,10 @@ Validation only (the test splits are held back and measured elsewhere):
   ``ood-oos`` rows (off-topic) have no training counterpart.
 
 Rows: the student (<= 5 MB hashed n-gram bag) on gold labels; the student distilled from the
-server tier; the server tier (all-MiniLM-L6-v2 + softmax regression times an n-gram bag); the
-MiniLM+LR peer (the tier's encoder head alone, ``ngram=False``); word+char TF-IDF + logistic
-regression (C=10). Everything runs through the production classes.
+server tier without and with embedding matching (each also exported, fp32 and int8, in LiteRT); the
+server tier (all-MiniLM-L6-v2 + softmax regression times an n-gram bag); the MiniLM+LR peer (the
+tier's encoder head alone, ``ngram=False``); word+char TF-IDF + logistic regression (C=10).
+Everything runs through the production classes.
 """
 
 from __future__ import annotations
@@ -108,16 +109,18 @@ def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
     student = HashBagClassifier(seed=seed).fit(train_x, train_y, classes=classes)
     out.append(("student (gold)", student.predict_proba, 4 * student.embedding_.size / 1e6 + 0.02,
                 time.perf_counter() - t))
-    t = time.perf_counter()
-    distilled = distill(train_x, train_y, teacher, student=HashBagClassifier(seed=seed),
-                        config=DistillConfig(variants_per_text=variants, seed=seed), embeddings=emb,
-                        out_of_scope=OTHER if OTHER in classes else None)
-    distill_s = time.perf_counter() - t + teacher_s
-    out.append((f"student distilled (x{variants} variants)", distilled.predict_proba,
-                4 * distilled.embedding_.size / 1e6 + 0.02, distill_s))
-    for int8 in (False, True):
-        proba, size = litert_proba(distilled, int8)
-        out.append((f"  the same, {'int8' if int8 else 'fp32'} .tflite in LiteRT", proba, size, distill_s))
+    for label, weight in ((f"student distilled (x{variants} variants)", 0.0),
+                          ("  + embedding matching (weight 4)", 4.0)):
+        t = time.perf_counter()
+        distilled = distill(train_x, train_y, teacher,
+                            student=HashBagClassifier(embedding_weight=weight, seed=seed),
+                            config=DistillConfig(variants_per_text=variants, seed=seed), embeddings=emb,
+                            out_of_scope=OTHER if OTHER in classes else None)
+        distill_s = time.perf_counter() - t + teacher_s
+        out.append((label, distilled.predict_proba, 4 * distilled.embedding_.size / 1e6 + 0.02, distill_s))
+        for int8 in (False, True):
+            proba, size = litert_proba(distilled, int8)
+            out.append((f"    the same, {'int8' if int8 else 'fp32'} .tflite in LiteRT", proba, size, distill_s))
     out.append(("server tier = MiniLM+LR x n-gram bag", teacher.predict_proba, 95.1, teacher_s))
     out.append(("MiniLM+LR (the encoder head alone)", minilm_lr.predict_proba, 90.9, minilm_lr_s))
     t = time.perf_counter()

@@ -8,8 +8,10 @@ trained on those distributions (Hinton et al. 2015) mixed with the gold labels. 
 pooled embedding is also trained to predict the encoder's sentence embedding of every one of those
 texts (its top principal components, through a linear map used in training only, as DistilBERT and
 TinyBERT match hidden states; ``HashBagClassifier.fit(embedding_targets=...)``): an embedding says
-more about what a text means than a near one-hot class row does, and on BANKING77 validation this
-lifted the student by 0.8 points (92.6 vs 91.8 %, mean of 3 seeds; docs/fallback.md).
+more about what a text means than a near one-hot class row does. It is on when the student's
+``embedding_weight`` is set (``triage train --embedding-weight``): on BANKING77 validation weight 4
+lifted the student by 0.8 points (92.6 vs 91.8 %, mean of 3 seeds), on HWU64 it cost 1.1 (89.8 vs
+90.9 %), where the encoder itself is weaker than n-grams (docs/fallback.md), so it is off by default.
 
 The teacher's rows for the training texts are *out-of-fold*: K teachers of the same recipe, each
 trained without one fold, label the fold they did not see. A teacher asked about its own training

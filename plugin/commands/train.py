@@ -37,8 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--variants", type=int, default=2,
                    help="with --teacher: augmented copies of each labelled text (default 2)")
     p.add_argument("--embedding-weight", type=float,
-                   help="with --teacher: weight of matching the encoder's embeddings (default 4; 0 = the "
-                        "teacher's class scores only)")
+                   help="with --teacher: also match the encoder's embeddings, with this weight (default "
+                        "0 = the teacher's class scores only; 4 helps where the encoder beats n-grams, "
+                        "see docs/fallback.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 

@@ -137,6 +137,9 @@ def test_embedding_targets_shape_the_students_embedding_space() -> None:
     cos = lambda m: float((m.embed([kettle]) @ m.embed([toaster]).T)[0, 0])  # noqa: E731
     assert cos(taught) < cos(plain) - 0.2
     assert taught.predict([kettle, "courier lost the parcel"]) == ["refund", "delivery"]
+    off = HashBagClassifier(**{**kw, "embedding_weight": 0.0}).fit(texts, labels, embedding_targets=np.array(targets))
+    assert off.version == plain.version  # weight 0 (the default): the targets are ignored
+    assert HashBagClassifier().embedding_weight == 0.0
     # the projection is for training only: the exported arrays are the same as without it
     assert [a.shape for a in taught._version_parts()[0]] == [a.shape for a in plain._version_parts()[0]]
     with pytest.raises(ValueError, match="embedding_targets"):
