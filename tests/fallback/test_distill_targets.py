@@ -88,3 +88,49 @@ def test_a_rewrite_the_teacher_finds_wholly_out_of_scope_keeps_its_source_label(
     s = distill(TEXTS, LABELS, OnlyOther(), student=RecordingStudent(), out_of_scope="other",
                 config=DistillConfig(variants_per_text=1, folds=1, seed=0))
     np.testing.assert_allclose(s.targets[3:], np.eye(3)[[0, 1, 2]])
+
+
+class WordCountEncoder:
+    dim = 3
+
+    @staticmethod
+    def encode(texts):
+        return np.array([[len(t.split()), t.count("a"), 1.0] for t in texts], np.float32)
+
+
+def test_the_embedding_weight_is_chosen_on_held_out_rows_the_students_never_saw(monkeypatch):
+    import tflite_fallback.distill as distill_module
+    from tflite_fallback.encoder_model import EncoderClassifier
+
+    texts = [f"{label} ticket number {i} " + "a" * (i % 3) for label in CLASSES for i in range(20)]
+    labels = [label for label in CLASSES for _ in range(20)]
+    teacher = EncoderClassifier(ngram=False, epochs=2, encoder=WordCountEncoder()).fit(texts, labels)
+    fits = []
+
+    class Student:  # right on the held-out rows only when trained with the weight under test
+        def __init__(self, weight, right_with):
+            self.classes_, self.weight, self.right_with = CLASSES, weight, right_with
+
+        def predict_proba(self, xs):
+            return np.array([np.eye(3)[CLASSES.index(x.split()[0]) if self.weight == self.right_with else 0]
+                             for x in xs])
+
+    def run(right_with):
+        def fake_distill(fit_texts, fit_labels, split_teacher, *, student, unlabelled, **kw):
+            fits.append((list(fit_texts), split_teacher, list(unlabelled)))
+            return Student(student.embedding_weight, right_with)
+
+        monkeypatch.setattr(distill_module, "distill", fake_distill)
+        return distill_module.choose_embedding_weight(texts, labels, teacher, student_params={"epochs": 1},
+                                                      unlabelled=["spare text"], config=DistillConfig(seed=0))
+
+    weight, scores = run(right_with=4.0)
+    assert weight == 4.0 and scores[4.0] == 1.0 and scores[0.0] == pytest.approx(1 / 3)
+    fit_texts, split_teacher, unlabelled = fits[0]
+    held = set(texts) - set(fit_texts)
+    assert len(held) == 9 and {t.split()[0] for t in held} == set(CLASSES)  # 15 % of each class
+    assert split_teacher is not teacher and split_teacher.n_train_ + split_teacher.n_calibration_ == 51
+    assert unlabelled == ["spare text"] and all(f[0] == fit_texts for f in fits)  # one split for every weight
+    assert run(right_with=0.0)[0] == 0.0
+    weight, scores = run(right_with=None)  # a tie: the smaller weight, embedding matching off
+    assert weight == 0.0 and scores[0.0] == scores[4.0]
