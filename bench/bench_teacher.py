@@ -1,7 +1,6 @@
 """Teacher, server tier and distilled student on intent data nobody here wrote, with the peers.
 
-Usage: ``python bench/bench_teacher.py [--sets banking77 hwu64 oos oos-other] [--variants 2] [--choose]
-[--data ../shared/data]``
+Usage: ``python bench/bench_teacher.py [--sets banking77 hwu64 oos oos-other] [--variants 2] [--data ../shared/data]``
 (needs the teacher extra and ``triage teacher install``; scikit-learn for the TF-IDF peer, from
 the ``bench`` extra). Prints one table per set; the numbers go into docs/fallback.md.
 
@@ -40,7 +39,7 @@ from bench_fallback import banking77  # noqa: E402
 
 from plugin.datasets import load_labelled  # noqa: E402
 from plugin.metrics import percentile  # noqa: E402
-from tflite_fallback.distill import DistillConfig, choose_embedding_weight, distill  # noqa: E402
+from tflite_fallback.distill import DistillConfig, distill  # noqa: E402
 from tflite_fallback.encoder_model import EncoderClassifier  # noqa: E402
 from tflite_fallback.export_tflite import build_tflite, litert_runner  # noqa: E402
 from tflite_fallback.graph import graph_weights  # noqa: E402
@@ -92,9 +91,8 @@ def litert_proba(model: HashBagClassifier, int8: bool):
     return (lambda texts: run(model.featurizer.transform(list(texts)))), len(flat) / 1e6
 
 
-def models(train_x: list[str], train_y: list[str], variants: int, seed: int, choose: bool = False):
-    """(name, predict_proba(texts) -> [n, k], classes, size_mb, train_s) for each row. ``choose``: also
-    print the weight ``--embedding-weight auto`` picks on these training rows."""
+def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
+    """(name, predict_proba(texts) -> [n, k], classes, size_mb, train_s) for each row."""
     enc = shared_encoder()
     classes = sorted(set(train_y))
     out = []
@@ -107,14 +105,6 @@ def models(train_x: list[str], train_y: list[str], variants: int, seed: int, cho
     t = time.perf_counter()
     minilm_lr = EncoderClassifier(ngram=False, seed=seed).fit(None, train_y, classes=classes, embeddings=emb)
     minilm_lr_s = time.perf_counter() - t + encode_s
-    if choose:
-        t = time.perf_counter()
-        weight, scores = choose_embedding_weight(train_x, train_y, teacher, student_params={"seed": seed},
-                                                 config=DistillConfig(variants_per_text=variants, seed=seed),
-                                                 embeddings=emb, out_of_scope=OTHER if OTHER in classes else None)
-        print(f"--embedding-weight auto chooses {weight:g} (held-out accuracy "
-              + ", ".join(f"{w:g}: {acc:.1%}" for w, acc in scores.items())
-              + f"; {time.perf_counter() - t:.0f} s)", flush=True)
     t = time.perf_counter()
     student = HashBagClassifier(seed=seed).fit(train_x, train_y, classes=classes)
     out.append(("student (gold)", student.predict_proba, 4 * student.embedding_.size / 1e6 + 0.02,
@@ -142,11 +132,10 @@ def models(train_x: list[str], train_y: list[str], variants: int, seed: int, cho
     return out, classes
 
 
-def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | None = None,
-            choose: bool = False) -> None:
+def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | None = None) -> None:
     train_x, train_y = [t for t, _ in train], [lab for _, lab in train]
     val_x, val_y = [t for t, _ in val], [lab for _, lab in val]
-    rows, classes = models(train_x, train_y, variants, seed, choose)
+    rows, classes = models(train_x, train_y, variants, seed)
     print(f"\n== {name}: {len(train)} train / {len(val)} validation, {len(classes)} classes"
           + (f", {len(oos)} out-of-scope" if oos else ""))
     in_scope = [i for i, c in enumerate(classes) if c != OTHER]  # an `other` answer is a rejection
@@ -182,8 +171,6 @@ def main() -> int:
                     choices=["banking77", "hwu64", "oos", "oos-other"])
     ap.add_argument("--variants", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--choose", action="store_true",
-                    help="also print the weight `--embedding-weight auto` picks (three more distillations)")
     args = ap.parse_args()
 
     def pairs(folder: Path):
@@ -192,20 +179,20 @@ def main() -> int:
     for name in args.sets:
         if name == "banking77":
             train, val = banking77(args.data, seed=args.seed)
-            run_set("BANKING77 (15 % split of train)", train, val, args.variants, args.seed, choose=args.choose)
+            run_set("BANKING77 (15 % split of train)", train, val, args.variants, args.seed)
         elif name == "hwu64":
             run_set("HWU64 (train -> valid)", pairs(args.data / "hwu64" / "train"),
-                    pairs(args.data / "hwu64" / "valid"), args.variants, args.seed, choose=args.choose)
+                    pairs(args.data / "hwu64" / "valid"), args.variants, args.seed)
         else:
             d = args.data / "banking77-oos"
             oos = [t for t, _ in pairs(d / "id-oos" / "valid") + pairs(d / "ood-oos" / "valid")]
             if name == "oos":
                 run_set("BANKING77-OOS (train -> valid)", pairs(d / "train"), pairs(d / "valid"),
-                        args.variants, args.seed, oos=oos, choose=args.choose)
+                        args.variants, args.seed, oos=oos)
             else:
                 other = [(text, OTHER) for text, _ in pairs(d / "id-oos" / "train")]
                 run_set(f"BANKING77-OOS (train + id-oos/train as `{OTHER}` -> valid)", pairs(d / "train") + other,
-                        pairs(d / "valid"), args.variants, args.seed, oos=oos, choose=args.choose)
+                        pairs(d / "valid"), args.variants, args.seed, oos=oos)
     return 0
 
 

@@ -11,8 +11,7 @@ TinyBERT match hidden states; ``HashBagClassifier.fit(embedding_targets=...)``):
 more about what a text means than a near one-hot class row does. It is on when the student's
 ``embedding_weight`` is set (``triage train --embedding-weight``): on BANKING77 validation weight 4
 lifted the student by 0.8 points (92.6 vs 91.8 %, mean of 3 seeds), on HWU64 it cost 1.1 (89.8 vs
-90.9 %), where the encoder itself is weaker than n-grams (docs/fallback.md), so it is off by default
-and :func:`choose_embedding_weight` (``--embedding-weight auto``) measures it on held-out rows.
+90.9 %), where the encoder itself is weaker than n-grams (docs/fallback.md), so it is off by default.
 
 The teacher's rows for the training texts are *out-of-fold*: K teachers of the same recipe, each
 trained without one fold, label the fold they did not see. A teacher asked about its own training
@@ -152,57 +151,3 @@ def distill(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassif
               embedding_targets=np.vstack([emb, extra_emb]),
               progress=lambda step, total: report("student", step, total))
     return model
-
-
-EMBEDDING_WEIGHTS = (0.0, 4.0)  # off, and the weight that helped on BANKING77 (docs/fallback.md)
-
-
-def choose_embedding_weight(texts: Sequence[str], labels: Sequence[str], teacher: EncoderClassifier, *,
-                            student_params: dict | None = None, candidates: Sequence[float] = EMBEDDING_WEIGHTS,
-                            unlabelled: Sequence[str] = (), config: DistillConfig = DistillConfig(),
-                            embeddings: np.ndarray | None = None,
-                            sample_weight: Sequence[float] | None = None, out_of_scope: str | None = None,
-                            holdout: float = 0.15,
-                            progress: Callable[[str, int, int], None] | None = None
-                            ) -> tuple[float, dict[float, float]]:
-    """The embedding-matching weight that suits these tickets, and each candidate's held-out accuracy.
-
-    Whether matching the encoder's embeddings helps depends on the data (BANKING77 +0.8 points,
-    HWU64 -1.1), so it is measured: a stratified ``holdout`` share of the labelled rows is set
-    aside, a teacher of the same recipe is refitted on the rest, one student per candidate weight is
-    distilled from it (with the same ``unlabelled`` texts), and the weight whose student is most
-    accurate on the held-out rows (weighted by ``sample_weight``; a tie keeps the smaller weight) is
-    returned. The held-out rows and their rewrites never reach these students, so the comparison is
-    not flattered by leaked rewrites.
-    """
-    texts, labels = list(texts), list(labels)
-    weights = np.ones(len(texts)) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    emb = teacher.encoder.encode(texts) if embeddings is None else np.asarray(embeddings, np.float32)
-    rng = np.random.default_rng([config.seed, 3])
-    held: list[int] = []
-    for label in sorted(set(labels)):
-        rows = rng.permutation([i for i, lab in enumerate(labels) if lab == label])
-        held.extend(rows[: int(len(rows) * holdout)].tolist())  # a class of < 1/holdout rows stays whole
-    if not held:
-        raise ValueError(f"too few labelled rows to hold out {holdout:.0%} of a class")
-    held_mask = np.zeros(len(texts), dtype=bool)
-    held_mask[held] = True
-    keep = np.flatnonzero(~held_mask)
-    fit_texts, fit_labels = [texts[i] for i in keep], [labels[i] for i in keep]
-    split_teacher = EncoderClassifier(**teacher.get_params(), encoder=teacher.encoder).fit(
-        fit_texts, fit_labels, classes=teacher.classes_, embeddings=emb[keep])
-    held_texts = [texts[i] for i in held]
-    held_gold = np.array([labels[i] for i in held])
-    scores: dict[float, float] = {}
-    for n, weight in enumerate(candidates):
-        student = distill(fit_texts, fit_labels, split_teacher,
-                          student=HashBagClassifier(**{**(student_params or {}), "embedding_weight": weight}),
-                          unlabelled=unlabelled, config=config, embeddings=emb[keep],
-                          sample_weight=weights[keep], out_of_scope=out_of_scope,
-                          progress=None if progress is None else
-                          (lambda stage, done, total, n=n: progress(f"choose {n + 1}/{len(candidates)}: {stage}",
-                                                                     done, total)))
-        predicted = np.asarray(student.classes_)[student.predict_proba(held_texts).argmax(axis=1)]
-        scores[float(weight)] = float(np.average(predicted == held_gold, weights=weights[held]))
-    best = max(scores.values())
-    return min(w for w, acc in scores.items() if acc == best), scores

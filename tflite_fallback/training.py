@@ -21,7 +21,7 @@ import numpy as np
 from plugin.datasets import load_labelled, map_to_taxonomy
 from plugin.taxonomy import Taxonomy
 
-from .distill import DistillConfig, choose_embedding_weight, distill
+from .distill import DistillConfig, distill
 from .encoder_model import EncoderClassifier
 from .model import HashBagClassifier
 from .teacher import read_texts
@@ -174,14 +174,6 @@ def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, cl
     if teacher == "minilm":
         teacher_model.fit(texts, labels, classes=classes, embeddings=embeddings)
     extra = read_texts(unlabelled) if unlabelled else []
-    choice = None
-    if params.get("embedding_weight") == "auto":
-        weight, scores = choose_embedding_weight(
-            texts, labels, teacher_model, student_params=params, unlabelled=extra, config=config,
-            embeddings=embeddings, out_of_scope=out_of_scope,
-            progress=None if progress is None else (lambda _stage, done, total: progress(done, total)))
-        params = {**params, "embedding_weight": weight}
-        choice = {"chosen": weight, "held_out_accuracy": {str(w): round(a, 4) for w, a in scores.items()}}
     student = distill(texts, labels, teacher_model, student=HashBagClassifier(**params), unlabelled=extra,
                       config=config, embeddings=embeddings, out_of_scope=out_of_scope,
                       progress=None if progress is None else (lambda _stage, done, total: progress(done, total)))
@@ -189,7 +181,5 @@ def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, cl
     metrics["teacher"] = {"version": teacher_model.version, **teacher_model.held_out_}
     metrics["distill"] = {"variants_per_text": config.variants_per_text, "soft_weight": config.soft_weight,
                           "folds": config.folds, "unlabelled": len(extra)}
-    if choice is not None:
-        metrics["distill"]["embedding_weight"] = choice
     student.save(out, metrics)
     return student, metrics

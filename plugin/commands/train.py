@@ -36,25 +36,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --teacher: extra in-domain texts (CSV/JSONL/one per line) the teacher labels")
     p.add_argument("--variants", type=int, default=2,
                    help="with --teacher: augmented copies of each labelled text (default 2)")
-    p.add_argument("--embedding-weight", type=_embedding_weight, metavar="W|auto",
+    p.add_argument("--embedding-weight", type=_non_negative, metavar="W",
                    help="with --teacher: also match the encoder's embeddings, with this weight (default "
-                        "0 = the teacher's class scores only; 4 helps where the encoder beats n-grams; "
-                        "`auto` measures 0 and 4 on a held-out 15 %% and keeps the better, ~3x the "
-                        "training time; see docs/fallback.md)")
+                        "0 = the teacher's class scores only; 4 helps where the encoder beats n-grams, "
+                        "see docs/fallback.md)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
 
-def _embedding_weight(value: str) -> float | str:
-    """A weight >= 0, or ``auto`` (chosen on held-out rows)."""
-    if value == "auto":
-        return value
+def _non_negative(value: str) -> float:
     try:
         weight = float(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or `auto`, got {value!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
     if weight < 0:
-        raise argparse.ArgumentTypeError(f"the weight must be >= 0, got {weight}")
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {weight}")
     return weight
 
 
