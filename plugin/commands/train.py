@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _non_negative(value: str) -> float:
+    """A loss weight: a number >= 0 (argparse's error otherwise)."""
     try:
         weight = float(value)
     except ValueError:
