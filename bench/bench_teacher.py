@@ -129,13 +129,38 @@ def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
         order = [list(peer.classes_).index(c) for c in classes]
         out.append(("TF-IDF+LR (C=10)", lambda xs, p=peer, o=order: p.predict_proba(xs)[:, o], float("nan"),
                     time.perf_counter() - t))
-    return out, classes
+    return out, classes, teacher
+
+
+def oos_columns(conf_in: np.ndarray, conf_out: np.ndarray, ok: np.ndarray, acc: float) -> str:
+    """In-scope accuracy and OOS recall at the highest threshold that keeps in-scope accuracy
+    within 1 point, and the AUROC."""
+    best = -np.inf
+    for thr in np.unique(conf_in):
+        if np.mean(ok & (conf_in >= thr)) >= acc - 0.01:
+            best = max(best, float(thr))
+    return (f"   {np.mean(ok & (conf_in >= best)):11.1%}  {np.mean(conf_out < best):10.1%}"
+            f"  {auroc(conf_in, conf_out):5.3f}")
+
+
+def novelty_line(tier: EncoderClassifier, val_x: list[str], val_y: list[str], oos: list[str]) -> str:
+    """The tier's novelty gate: its score as the confidence, then what its own threshold (set on
+    held-out in-scope rows only) does to in-scope and out-of-scope questions."""
+    enc = shared_encoder()
+    e_in, e_out = enc.encode(val_x), enc.encode(oos)
+    p_in, p_out = tier.predict_proba(val_x, embeddings=e_in), tier.predict_proba(oos, embeddings=e_out)
+    s_in, s_out = tier.novelty_.scores(e_in, p_in), tier.novelty_.scores(e_out, p_out)
+    ok = np.array([tier.classes_[i] == y for i, y in zip(p_in.argmax(1), val_y)])
+    line = f"{'  server tier, novelty gate score':38} {ok.mean():6.1%} {'':8} {'':6} {'':8} {'':7}"
+    line += oos_columns(s_in, s_out, ok, float(ok.mean()))
+    return (line + f"\n{'    at its own threshold':38} rejects {np.mean(s_in < tier.novelty_.threshold):.1%} "
+            f"of in-scope and {np.mean(s_out < tier.novelty_.threshold):.1%} of out-of-scope questions")
 
 
 def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | None = None) -> None:
     train_x, train_y = [t for t, _ in train], [lab for _, lab in train]
     val_x, val_y = [t for t, _ in val], [lab for _, lab in val]
-    rows, classes = models(train_x, train_y, variants, seed)
+    rows, classes, tier = models(train_x, train_y, variants, seed)
     print(f"\n== {name}: {len(train)} train / {len(val)} validation, {len(classes)} classes"
           + (f", {len(oos)} out-of-scope" if oos else ""))
     in_scope = [i for i, c in enumerate(classes) if c != OTHER]  # an `other` answer is a rejection
@@ -153,15 +178,11 @@ def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | No
         line = (f"{label:38} {acc:6.1%} {macro_f1(val_y, pred):8.1%} {size:6.1f} {train_s:8.0f} "
                 f"{percentile(times, 50):7.2f}")
         if oos:
-            conf_in, ok = p[:, in_scope].max(1), np.array([a == b for a, b in zip(pred, val_y)])
-            conf_out = proba(oos)[:, in_scope].max(1)
-            best = 0.0
-            for thr in np.unique(conf_in):  # highest threshold that keeps in-scope acc within 1 point
-                if np.mean(ok & (conf_in >= thr)) >= acc - 0.01:
-                    best = max(best, float(thr))
-            line += (f"   {np.mean(ok & (conf_in >= best)):11.1%}  {np.mean(conf_out < best):10.1%}"
-                     f"  {auroc(conf_in, conf_out):5.3f}")
+            ok = np.array([a == b for a, b in zip(pred, val_y)])
+            line += oos_columns(p[:, in_scope].max(1), proba(oos)[:, in_scope].max(1), ok, float(acc))
         print(line, flush=True)
+    if oos and tier.novelty_ is not None:
+        print(novelty_line(tier, val_x, val_y, oos), flush=True)
 
 
 def main() -> int:

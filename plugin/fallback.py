@@ -18,9 +18,9 @@ from .exceptions import ConfigError
 
 DEFAULT_MODEL = "default"
 
-# What callers get: .classes_, .version, .predict_proba(texts), .embed(texts). A model directory
-# holds either the on-device student (the bundled default) or the server tier (sentence encoder +
-# head, `triage train --tier server`); its config.json says which.
+# What callers get: .classes_, .version, .predict_proba(texts), .assess(texts), .embed(texts). A
+# model directory holds either the on-device student (the bundled default) or the server tier
+# (sentence encoder + head + novelty gate, `triage train --tier server`); its config.json says which.
 FallbackModel = HashBagClassifier | EncoderClassifier
 
 _CACHE: dict[str, FallbackModel] = {}

@@ -22,7 +22,7 @@ from .llm import LLMClassifier, LLMOutcome, build_client
 from .normalize import normalize_bounded
 from .prompting import DEFAULT_TEMPLATE, Example, Prompt, render
 from .redact import DEFAULT_ENTITIES, DEFAULT_PHONE_REGIONS, Redaction, check_entities, redact
-from .result import ClassifierSource, LabelScore, Result, ScoreSource
+from .result import ClassifierSource, Decision, LabelScore, Result, ScoreSource
 from .taxonomy import Taxonomy, load_taxonomy
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ class FallbackModel(Protocol):
     classes_: list[str]
     version: str
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray: ...
+    def assess(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities, and whether each text is like the model's training tickets."""
 
 
 class Retriever(Protocol):
@@ -133,15 +134,15 @@ class Pipeline:
             return self._fallback_result(model_input, base, why, self._prompt_tokens(prompt),
                                          None, prompt.version, started)
 
-        ranking = None
+        assessment = None
         if mode == "cascade":
-            ranking = self._fallback_ranking(model_input)
-            top = ranking[0]
-            if top.score >= self.cascade_threshold:
+            assessment = self._fallback_assessment(model_input)
+            top, familiar = assessment[0][0], assessment[1]
+            if top.score >= self.cascade_threshold and familiar:
                 prompt = render(self.template, self.taxonomy, ticket, subject=subj_text)
                 why = f"cascade: fallback confident ({top.score:.2f} >= {self.cascade_threshold:.2f})"
                 return self._fallback_result(model_input, base, why, self._prompt_tokens(prompt),
-                                             ranking, prompt.version, started)
+                                             assessment, prompt.version, started)
 
         prompt = render(self.template, self.taxonomy, ticket, subject=subj_text, examples=self._examples(query))
         try:
@@ -153,13 +154,12 @@ class Pipeline:
             prefix = "cascade: fallback unsure, " if mode == "cascade" else ""
             why = f"{prefix}llm failed: {exc.kind} after {exc.attempts} attempt(s); fallback answered"
             log.warning("llm failed (%s); using the fallback", exc.kind)
-            result = self._fallback_result(model_input, base, why, exc.prompt_tokens, ranking,
+            result = self._fallback_result(model_input, base, why, exc.prompt_tokens, assessment,
                                            prompt.version, started)
             result.completion_tokens = exc.completion_tokens
             result.llm_called = True  # the request was made; its tokens (if any) were spent
             return result
-        why = "llm" if mode != "cascade" else (
-            f"cascade: fallback unsure ({ranking[0].score:.2f} < {self.cascade_threshold:.2f}); llm answered")
+        why = "llm" if mode != "cascade" else self._cascade_reason(assessment)
         return self._llm_result(outcome, base, why, prompt, started)
 
     def llm_prompt_tokens(self, text: str, subject: str | None = None) -> int | None:
@@ -221,19 +221,32 @@ class Pipeline:
         names = set(self.taxonomy.names)
         return [c if c in names else (self.taxonomy.label_for_source(c) or self.taxonomy.other) for c in classes]
 
-    def _fallback_ranking(self, model_input: str) -> list[LabelScore]:
-        proba = np.asarray(self.fallback.predict_proba([model_input]), dtype=float)[0]
+    def _fallback_assessment(self, model_input: str) -> tuple[list[LabelScore], bool]:
+        """The fallback's ranking in taxonomy labels, and whether its novelty gate finds the ticket
+        like the ones it was trained on."""
+        proba, familiar = self.fallback.assess([model_input])
         merged: dict[str, float] = {}
-        for label, p in zip(self._columns, proba):
+        for label, p in zip(self._columns, np.asarray(proba, dtype=float)[0]):
             merged[label] = merged.get(label, 0.0) + float(p)
         ordered = sorted(merged.items(), key=lambda kv: -kv[1])[:RANKING_SIZE]
-        return [LabelScore(label=k, score=min(1.0, max(0.0, v))) for k, v in ordered]
+        return [LabelScore(label=k, score=min(1.0, max(0.0, v))) for k, v in ordered], bool(familiar[0])
+
+    def _cascade_reason(self, assessment: tuple[list[LabelScore], bool]) -> str:
+        ranking, familiar = assessment
+        if not familiar:
+            return "cascade: ticket unlike the fallback's training tickets (novelty gate); llm answered"
+        return f"cascade: fallback unsure ({ranking[0].score:.2f} < {self.cascade_threshold:.2f}); llm answered"
 
     def _fallback_result(self, model_input: str, base: dict, why: str, prompt_tokens: int,
-                         ranking: list[LabelScore] | None, prompt_version: str | None, started: float) -> Result:
-        ranking = ranking or self._fallback_ranking(model_input)
+                         assessment: tuple[list[LabelScore], bool] | None, prompt_version: str | None,
+                         started: float) -> Result:
+        ranking, familiar = assessment or self._fallback_assessment(model_input)
         top = ranking[0]
-        return Result(label=top.label, score=top.score, decision=decide(top.label, top.score, self.taxonomy),
+        decision = decide(top.label, top.score, self.taxonomy)
+        if not familiar:
+            # a confident label for a ticket unlike every training ticket is a guess: a human decides
+            decision, why = Decision.NEEDS_REVIEW, f"{why}; ticket unlike the training tickets (novelty gate)"
+        return Result(label=top.label, score=top.score, decision=decision,
                       classifier=ClassifierSource.FALLBACK, score_source=ScoreSource.CALIBRATED,
                       prompt_tokens=prompt_tokens, model_version=str(getattr(self.fallback, "version", "")),
                       prompt_version=prompt_version, ranking=ranking, reason=why,

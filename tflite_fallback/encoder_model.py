@@ -26,6 +26,7 @@ import numpy as np
 
 from .calibration import calibrate_held_out, fit_temperature, log_softmax, nll, softmax
 from .model import HashBagClassifier
+from .novelty import MIN_HELD_OUT, NoveltyGate
 from .optim import adam_step, decayed_lr, minibatches
 from .saved_model import WEIGHTS_FILE, SavedClassifier, read_config, resolve_classes
 
@@ -48,6 +49,9 @@ class EncoderClassifier(SavedClassifier):
         ngram: also train the n-gram expert (a default :class:`HashBagClassifier`) on the same
             rows and multiply the two; False = the encoder head alone (the bundled model's teacher
             and the MiniLM+LR peer in bench/).
+        novelty_reject: share of held-out in-scope rows the novelty gate
+            (:mod:`~tflite_fallback.novelty`) may reject; it is the gate's expected cost in in-scope
+            tickets sent to review. 0 = no gate; none either with fewer than 50 held-out rows.
         seed: split, initialisation and shuffling.
         encoder: an object with ``encode(texts) -> [n, dim]`` and ``dim``; default: the shared
             :class:`~tflite_fallback.minilm.SentenceEncoder` (loaded on first use).
@@ -56,19 +60,23 @@ class EncoderClassifier(SavedClassifier):
     kind = KIND
 
     def __init__(self, l2: float = 1e-3, epochs: int = 60, batch_size: int = 128, lr: float = 0.01,
-                 calib_fraction: float = 0.1, ngram: bool = True, seed: int = 0, encoder=None) -> None:
+                 calib_fraction: float = 0.1, ngram: bool = True, novelty_reject: float = 0.01, seed: int = 0,
+                 encoder=None) -> None:
+        if not 0.0 <= novelty_reject < 1.0:
+            raise ValueError(f"novelty_reject must be in [0, 1), not {novelty_reject}")
         self.l2 = l2
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
         self.calib_fraction = calib_fraction
         self.ngram = ngram
+        self.novelty_reject = novelty_reject
         self.seed = seed
         self._encoder = encoder
 
     def get_params(self) -> dict:
         return {k: getattr(self, k) for k in ("l2", "epochs", "batch_size", "lr", "calib_fraction", "ngram",
-                                               "seed")}
+                                               "novelty_reject", "seed")}
 
     @property
     def encoder(self):
@@ -81,10 +89,11 @@ class EncoderClassifier(SavedClassifier):
     # --- training -----------------------------------------------------------------------------
     def fit(self, texts: Sequence[str] | None, labels: Sequence[str] | None = None, *,
             soft_targets: np.ndarray | None = None, classes: Sequence[str] | None = None,
-            embeddings: np.ndarray | None = None,
+            embeddings: np.ndarray | None = None, out_of_scope: str | None = None,
             progress: Callable[[int, int], None] | None = None) -> "EncoderClassifier":
         """Train on hard labels or soft targets. ``embeddings`` skips re-encoding; ``texts`` may then
-        be None only without the n-gram expert (``ngram=False``)."""
+        be None only without the n-gram expert (``ngram=False``). ``out_of_scope``: the taxonomy's
+        catch-all class, which the novelty gate does not count as familiar ground."""
         self.classes_ = resolve_classes(labels, soft_targets, classes)
         index = {c: i for i, c in enumerate(self.classes_)}
         if self.ngram and texts is None:
@@ -121,6 +130,7 @@ class EncoderClassifier(SavedClassifier):
         self.head_temperature_ = self.ngram_temperature_ = self.temperature_ = 1.0
         self.ngram_weight_ = 0.5 if self.ngram else 0.0
         self.held_out_ = {}
+        self.novelty_ = None
         if n_cal:
             logits = self._logits(z[cal])
             if self.ngram:
@@ -128,11 +138,23 @@ class EncoderClassifier(SavedClassifier):
                 self._fit_mixture(logits, bag_logits, targets[cal])
                 logits = self._mix(logits, bag_logits, self.ngram_weight_)
             self.temperature_, self.held_out_ = calibrate_held_out(logits, targets[cal])
+            self._fit_novelty(x, targets.argmax(axis=1), tr, cal, softmax(logits / self.temperature_),
+                              out_of_scope)
         self.n_train_ = int(len(tr))
         self.n_calibration_ = int(n_cal)
         self.trained_at_ = datetime.now(timezone.utc).strftime("%Y-%m-%d")
         self._version = self._hash_version()
         return self
+
+    def _fit_novelty(self, x: np.ndarray, labels: np.ndarray, tr: np.ndarray, cal: np.ndarray,
+                     cal_proba: np.ndarray, out_of_scope: str | None) -> None:
+        """The novelty gate on the in-scope rows: means from the training rows, reference and
+        threshold from the held-out ones (none with too few of them)."""
+        columns = np.array([i for i, c in enumerate(self.classes_) if c != out_of_scope])
+        in_tr, in_cal = np.isin(labels[tr], columns), np.isin(labels[cal], columns)
+        if self.novelty_reject > 0 and in_cal.sum() >= MIN_HELD_OUT:
+            self.novelty_ = NoveltyGate.fit(x[tr][in_tr], labels[tr][in_tr], x[cal][in_cal], cal_proba[in_cal],
+                                            self.novelty_reject, columns)
 
     def _train(self, z: np.ndarray, targets: np.ndarray, rng: np.random.Generator,
                progress: Callable[[int, int], None] | None) -> None:
@@ -177,6 +199,19 @@ class EncoderClassifier(SavedClassifier):
         these texts) skips the encoder."""
         texts = list(texts)
         x = self.encoder.encode(texts) if embeddings is None else np.asarray(embeddings, np.float32)
+        return self._proba(texts, x)
+
+    def assess(self, texts: Sequence[str], embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and, per text, whether the novelty gate finds it like the training
+        tickets (all True without a gate), from one pass of the encoder."""
+        texts = list(texts)
+        x = self.encoder.encode(texts) if embeddings is None else np.asarray(embeddings, np.float32)
+        proba = self._proba(texts, x)
+        if self.novelty_ is None or len(x) == 0:
+            return proba, np.ones(len(proba), bool)
+        return proba, self.novelty_.familiar(x, proba)
+
+    def _proba(self, texts: list[str], x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.zeros((0, len(self.classes_)))
         logits = self._logits((x - self.mean_) / self.scale_)
@@ -195,7 +230,8 @@ class EncoderClassifier(SavedClassifier):
         from .minilm import NAME, PINS
 
         temperatures = (self.temperature_, self.head_temperature_, self.ngram_temperature_, self.ngram_weight_)
-        return ([self.w_, self.b_, self.mean_, self.scale_],
+        gate = list(self.novelty_.to_arrays().values()) if self.novelty_ is not None else []
+        return ([self.w_, self.b_, self.mean_, self.scale_, *gate],
                 (self.classes_, temperatures, NAME, PINS["weights"].sha256,
                  self.ngram_.version if self.ngram_ is not None else None))
 
@@ -204,7 +240,9 @@ class EncoderClassifier(SavedClassifier):
 
         if self.ngram_ is not None:
             self.ngram_.save(Path(directory) / NGRAM_DIR)
-        return self._write(directory, {"w": self.w_, "b": self.b_, "mean": self.mean_, "scale": self.scale_},
+        gate = self.novelty_.to_arrays() if self.novelty_ is not None else {}
+        return self._write(directory, {"w": self.w_, "b": self.b_, "mean": self.mean_, "scale": self.scale_,
+                                       **gate},
                            {"format": FORMAT_VERSION, "kind": KIND, "version": self.version,
                             "encoder": {"name": NAME, "weights_sha256": PINS["weights"].sha256},
                             "experts": {"head_temperature": self.head_temperature_,
@@ -226,6 +264,7 @@ class EncoderClassifier(SavedClassifier):
         with np.load(d / WEIGHTS_FILE) as w:
             model.w_, model.b_ = w["w"].astype(np.float32), w["b"].astype(np.float32)
             model.mean_, model.scale_ = w["mean"].astype(np.float32), w["scale"].astype(np.float32)
+            model.novelty_ = NoveltyGate.from_arrays(w)
         model.ngram_ = HashBagClassifier.load(d / NGRAM_DIR) if model.ngram else None
         experts = config.get("experts", {})
         model.head_temperature_ = float(experts.get("head_temperature", 1.0))

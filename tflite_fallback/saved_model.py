@@ -31,6 +31,12 @@ class SavedClassifier:
     def predict(self, texts: Sequence[str]) -> list[str]:
         return [self.classes_[i] for i in self.predict_proba(texts).argmax(axis=1)]  # type: ignore[attr-defined]
 
+    def assess(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and, per text, whether it is like the training tickets. Only the
+        server tier has a novelty gate (:mod:`~tflite_fallback.novelty`); here every text passes."""
+        proba = self.predict_proba(texts)  # type: ignore[attr-defined]
+        return proba, np.ones(len(proba), bool)
+
     def score(self, texts: Sequence[str], labels: Sequence[str]) -> float:
         """Accuracy, as in scikit-learn."""
         return float(np.mean([p == y for p, y in zip(self.predict(texts), labels)]))

@@ -165,14 +165,15 @@ def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, cl
         student_only = sorted(set(params) - {"seed"})
         if student_only:
             raise ValueError(f"{student_only} are options of the student model, not of --tier server")
-        model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes, progress=progress)
+        model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes, out_of_scope=out_of_scope,
+                                                 progress=progress)
         metrics = {f"held_out_{k}": v for k, v in model.held_out_.items()}
         model.save(out, metrics)
         return model, metrics
     teacher_model = EncoderClassifier(seed=seed) if teacher == "minilm" else EncoderClassifier.load(teacher)
     embeddings = teacher_model.embed(texts)  # once: both the teacher's fit and distillation need them
     if teacher == "minilm":
-        teacher_model.fit(texts, labels, classes=classes, embeddings=embeddings)
+        teacher_model.fit(texts, labels, classes=classes, embeddings=embeddings, out_of_scope=out_of_scope)
     extra = read_texts(unlabelled) if unlabelled else []
     student = distill(texts, labels, teacher_model, student=HashBagClassifier(**params), unlabelled=extra,
                       config=config, embeddings=embeddings, out_of_scope=out_of_scope,

@@ -45,7 +45,7 @@ def test_index_is_redacted_and_finds_neighbours(index, tmp_path):
 def test_confident_tickets_never_reach_the_llm(default_taxonomy, tiny_fallback, openai_server, index):
     ticket = "where is my parcel"
     p = _cascade(default_taxonomy, tiny_fallback, openai_server, index, threshold=0.5)
-    fallback_score = p._fallback_ranking(ticket)[0].score
+    fallback_score = p._fallback_assessment(ticket)[0][0].score
     assert fallback_score >= 0.5, "precondition: the tiny model is confident on this ticket"
     r = p.classify(ticket)
     assert r.classifier is ClassifierSource.FALLBACK and r.reason.startswith("cascade: fallback confident")
@@ -56,7 +56,7 @@ def test_unsure_tickets_go_to_the_llm_with_examples_and_no_pii(default_taxonomy,
                                                                  index):
     ticket = "The blender lid came cracked, call me on +44 20 7946 0958"
     p = _cascade(default_taxonomy, tiny_fallback, openai_server, index, threshold=0.99)
-    assert p._fallback_ranking(ticket)[0].score < 0.99
+    assert p._fallback_assessment(ticket)[0][0].score < 0.99
     r = p.classify(ticket)
     assert r.classifier is ClassifierSource.LLM and "llm answered" in r.reason
     assert len(openai_server.requests) == 1
@@ -73,7 +73,7 @@ def test_llm_failure_keeps_the_fallback_answer_with_its_score(default_taxonomy, 
     ticket = "The blender lid came cracked"
     openai_server.set_default("server_error")
     p = _cascade(default_taxonomy, tiny_fallback, openai_server, index, threshold=0.99)
-    expected = p._fallback_ranking(ticket)[0]
+    expected = p._fallback_assessment(ticket)[0][0]
     r = p.classify(ticket)
     assert r.classifier is ClassifierSource.FALLBACK and r.score_source is ScoreSource.CALIBRATED
     assert (r.label, r.score) == (expected.label, expected.score)
