@@ -19,7 +19,10 @@ Validation only (the test splits are held back and measured elsewhere):
 Rows: the student (<= 5 MB hashed n-gram bag) on gold labels; the student distilled from the
 server tier without and with embedding matching (each also exported, fp32 and int8, in LiteRT); the
 server tier (all-MiniLM-L6-v2 + softmax regression times an n-gram bag); the MiniLM+LR peer (the
-tier's encoder head alone, ``ngram=False``); word+char TF-IDF + logistic regression (C=10).
+tier's encoder head alone, ``ngram=False``); word+char TF-IDF + logistic regression (C=10). On the
+two out-of-scope sets, one more row scores with the server tier's novelty gate
+(:mod:`tflite_fallback.novelty`) instead of max-probability, then says what the gate's own
+threshold (set on held-out in-scope training rows, without out-of-scope data) rejects.
 Everything runs through the production classes.
 """
 
@@ -100,7 +103,8 @@ def models(train_x: list[str], train_y: list[str], variants: int, seed: int):
     emb = enc.encode(train_x)
     encode_s = time.perf_counter() - t
     t = time.perf_counter()
-    teacher = EncoderClassifier(seed=seed).fit(train_x, train_y, classes=classes, embeddings=emb)
+    teacher = EncoderClassifier(seed=seed).fit(train_x, train_y, classes=classes, embeddings=emb,
+                                               out_of_scope=OTHER if OTHER in classes else None)
     teacher_s = time.perf_counter() - t + encode_s
     t = time.perf_counter()
     minilm_lr = EncoderClassifier(ngram=False, seed=seed).fit(None, train_y, classes=classes, embeddings=emb)
@@ -153,8 +157,16 @@ def novelty_line(tier: EncoderClassifier, val_x: list[str], val_y: list[str], oo
     ok = np.array([tier.classes_[i] == y for i, y in zip(p_in.argmax(1), val_y)])
     line = f"{'  server tier, novelty gate score':38} {ok.mean():6.1%} {'':8} {'':6} {'':8} {'':7}"
     line += oos_columns(s_in, s_out, ok, float(ok.mean()))
-    return (line + f"\n{'    at its own threshold':38} rejects {np.mean(s_in < tier.novelty_.threshold):.1%} "
-            f"of in-scope and {np.mean(s_out < tier.novelty_.threshold):.1%} of out-of-scope questions")
+    gate_in, gate_out = s_in < tier.novelty_.threshold, s_out < tier.novelty_.threshold
+    line += (f"\n{'    at its own threshold':38} rejects {gate_in.mean():.1%} of in-scope and {gate_out.mean():.1%} "
+             "of out-of-scope questions")
+    if OTHER in tier.classes_:  # what the service does: an `other` answer or the gate sends a ticket to review
+        k = tier.classes_.index(OTHER)
+        other_in, other_out = p_in.argmax(1) == k, p_out.argmax(1) == k
+        line += (f"\n{'    `other` answers alone / or the gate':38} reject {other_in.mean():.1%} / "
+                 f"{(other_in | gate_in).mean():.1%} of in-scope and {other_out.mean():.1%} / "
+                 f"{(other_out | gate_out).mean():.1%} of out-of-scope questions")
+    return line
 
 
 def run_set(name: str, train, val, variants: int, seed: int, oos: list[str] | None = None) -> None:

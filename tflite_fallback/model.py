@@ -136,8 +136,10 @@ class HashBagClassifier(SavedClassifier):
             soft = soft / np.maximum(soft.sum(axis=1, keepdims=True), 1e-12)
             targets = soft if labels is None else soft_weight * soft + (1 - soft_weight) * targets
         weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if embedding_targets is not None and (np.ndim(embedding_targets) != 2 or len(embedding_targets) != n):
+            raise ValueError(f"embedding_targets must be [{n}, dim], got {np.shape(embedding_targets)}")
         aux = (None if embedding_targets is None or not self.embedding_weight
-               else self._principal_components(embedding_targets, n))
+               else self._principal_components(embedding_targets))
 
         ids = self.featurizer.transform(list(texts))
         rng = np.random.default_rng(self.seed)
@@ -167,11 +169,9 @@ class HashBagClassifier(SavedClassifier):
         self._version = self._hash_version()  # the weights are final now
         return self
 
-    def _principal_components(self, embeddings: np.ndarray, n: int) -> np.ndarray:
+    def _principal_components(self, embeddings: np.ndarray) -> np.ndarray:
         """The unit-length embeddings, centred, on their top ``dim`` principal axes ``[n, <= dim]``."""
         x = np.asarray(embeddings, dtype=np.float64)
-        if x.ndim != 2 or len(x) != n:
-            raise ValueError(f"embedding_targets must be [{n}, dim], got {x.shape}")
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         x -= x.mean(axis=0)
         axes = np.linalg.svd(x, full_matrices=False)[2][: self.dim]

@@ -14,7 +14,7 @@ with a catch-all class that has examples 0.955 -> 0.97).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,14 @@ class NoveltyGate:
     precision: np.ndarray  # [d, d]
     reference: np.ndarray  # [distance mean, distance std, log-confidence mean, log-confidence std, threshold]
     columns: np.ndarray  # int indices into the model's classes
+    # precision @ mean of each class and its quadratic term, computed once: per ticket only x's terms remain
+    _projected_means: np.ndarray = field(init=False, repr=False, compare=False)
+    _mean_terms: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        projected = self.means @ self.precision
+        object.__setattr__(self, "_projected_means", projected)
+        object.__setattr__(self, "_mean_terms", (projected * self.means).sum(axis=1))
 
     @classmethod
     def fit(cls, x: np.ndarray, labels: np.ndarray, held_out_x: np.ndarray, held_out_proba: np.ndarray,
@@ -60,9 +68,8 @@ class NoveltyGate:
         """Minus the squared Mahalanobis distance to the nearest class mean, and the log of the
         highest in-scope probability."""
         x = np.asarray(x, np.float32)
-        px = x @ self.precision
-        dist = ((px * x).sum(axis=1)[:, None] - 2 * px @ self.means.T
-                + ((self.means @ self.precision) * self.means).sum(axis=1)[None, :])
+        dist = ((x @ self.precision * x).sum(axis=1)[:, None] - 2 * x @ self._projected_means.T
+                + self._mean_terms[None, :])
         return -dist.min(axis=1).astype(np.float64), np.log(np.maximum(np.asarray(proba)[:, self.columns].max(axis=1), 1e-12))
 
     def scores(self, x: np.ndarray, proba: np.ndarray) -> np.ndarray:

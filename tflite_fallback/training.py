@@ -111,6 +111,8 @@ def train_from_file(data: str | Path | None, out: str | Path, *, text_col: str |
     classes: list[str] | None = None
     if taxonomy is not None:
         classes = taxonomy.names if soft else [n for n in taxonomy.names if n in set(labels)]
+    if "novelty_reject" in (params or {}) and tier != "server":
+        raise ValueError("--novelty-reject sets the server tier's novelty gate: it needs --tier server")
     if tier == "server" or teacher is not None:
         if soft is not None:
             raise ValueError("--soft (LLM soft labels) trains the student directly; it does not mix with "
@@ -162,11 +164,11 @@ def _train_with_encoder(texts: list[str], labels: list[str], out: str | Path, cl
     the taxonomy's catch-all class, see :func:`~tflite_fallback.distill.distill`)."""
     seed = params.get("seed", 0)
     if tier == "server":
-        student_only = sorted(set(params) - {"seed"})
+        student_only = sorted(set(params) - {"seed", "novelty_reject"})
         if student_only:
             raise ValueError(f"{student_only} are options of the student model, not of --tier server")
-        model = EncoderClassifier(seed=seed).fit(texts, labels, classes=classes, out_of_scope=out_of_scope,
-                                                 progress=progress)
+        model = EncoderClassifier(**params).fit(texts, labels, classes=classes, out_of_scope=out_of_scope,
+                                                progress=progress)
         metrics = {f"held_out_{k}": v for k, v in model.held_out_.items()}
         model.save(out, metrics)
         return model, metrics

@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --teacher: also match the encoder's embeddings, with this weight (default "
                         "0 = the teacher's class scores only; 4 helps where the encoder beats n-grams, "
                         "see docs/fallback.md)")
+    p.add_argument("--novelty-reject", type=_fraction, metavar="FRACTION",
+                   help="with --tier server: share of held-out tickets the novelty gate may send to review "
+                        "(default 0.01; 0 = no gate, tickets unlike the training tickets are then caught "
+                        "only by low confidence)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train)
 
@@ -55,6 +59,17 @@ def _non_negative(value: str) -> float:
     return weight
 
 
+def _fraction(value: str) -> float:
+    """A share of tickets: a number in [0, 1) (argparse's error otherwise)."""
+    try:
+        share = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0 <= share < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 0 and < 1, got {share}")
+    return share
+
+
 def _train(args: argparse.Namespace) -> int:
     from tflite_fallback.distill import DistillConfig
     from tflite_fallback.training import train_from_file  # numpy-heavy; only when training
@@ -66,7 +81,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.teacher and args.tier == "server":
         raise SystemExit("triage train: --teacher trains the student; leave out --tier server")
     params = {"seed": args.seed, "epochs": args.epochs, "n_buckets": args.buckets, "dim": args.dim,
-              "hidden": args.hidden, "max_len": args.max_len, "embedding_weight": args.embedding_weight}
+              "hidden": args.hidden, "max_len": args.max_len, "embedding_weight": args.embedding_weight,
+              "novelty_reject": args.novelty_reject}
     params = {k: v for k, v in params.items() if v is not None}  # unset: the estimator's defaults
     taxonomy = load_taxonomy(args.taxonomy) if args.taxonomy else None
     with tqdm(total=0, unit="step", desc="training", disable=args.quiet) as bar:

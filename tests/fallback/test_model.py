@@ -144,6 +144,8 @@ def test_embedding_targets_shape_the_students_embedding_space() -> None:
     assert [a.shape for a in taught._version_parts()[0]] == [a.shape for a in plain._version_parts()[0]]
     with pytest.raises(ValueError, match="embedding_targets"):
         HashBagClassifier(**kw).fit(texts, labels, embedding_targets=np.ones((3, 4)))
+    with pytest.raises(ValueError, match="embedding_targets"):  # checked even where the weight is 0
+        HashBagClassifier(**{**kw, "embedding_weight": 0.0}).fit(texts, labels, embedding_targets=np.ones((3, 4)))
 
 
 def test_soft_targets_validation() -> None:

@@ -150,9 +150,11 @@ def test_train_cli_server_tier_and_teacher(encoder, small_split, tmp_path: Path)
         return subprocess.run([sys.executable, "-m", "plugin", *args], cwd=tmp_path, capture_output=True,
                               text=True, timeout=280)
 
-    r = triage("train", "--data", str(data), "--tier", "server", "--out", str(tmp_path / "server"), "--quiet")
+    r = triage("train", "--data", str(data), "--tier", "server", "--novelty-reject", "0.05",
+               "--out", str(tmp_path / "server"), "--quiet")
     assert r.returncode == 0, r.stderr
     assert "encoder model" in r.stdout
+    assert json.loads((tmp_path / "server" / "config.json").read_text())["params"]["novelty_reject"] == 0.05
     r = triage("train", "--data", str(data), "--teacher", str(tmp_path / "server"), "--variants", "1",
                "--epochs", "5", "--buckets", "4096", "--embedding-weight", "2", "--out", str(tmp_path / "student"),
                "--quiet")
@@ -164,7 +166,9 @@ def test_train_cli_server_tier_and_teacher(encoder, small_split, tmp_path: Path)
     student = HashBagClassifier.load(tmp_path / "student")
     assert student.score([i.text for i in test[:200]], [i.label for i in test[:200]]) > 0.7
     for bad, why in ((["--teacher", str(tmp_path / "server"), "--embedding-weight", "-1"], "must be >= 0"),
-                     (["--embedding-weight", "2"], "needs --teacher")):
+                     (["--embedding-weight", "2"], "needs --teacher"),
+                     (["--tier", "server", "--novelty-reject", "1"], "must be >= 0 and < 1"),
+                     (["--novelty-reject", "0.1"], "needs --tier server")):
         r = triage("train", "--data", str(data), *bad, "--out", str(tmp_path / "bad"), "--quiet")
         assert r.returncode != 0 and why in r.stderr and "Traceback" not in r.stderr
     r = triage("train", "--data", str(data), "--tier", "server", "--epochs", "3", "--out", str(tmp_path / "x"))
