@@ -57,24 +57,25 @@ class NoveltyGate:
         cov = resid.T @ resid / len(x)
         cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.trace(cov) / len(cov) * np.eye(len(cov))
         means, precision = means.astype(np.float32), np.linalg.inv(cov).astype(np.float32)
-        closeness, confidence = cls(means, precision, np.zeros(5), columns)._signals(held_out_x, held_out_proba)
+        closeness, confidence = cls(means, precision, np.zeros(5), columns).signals(held_out_x, held_out_proba)
         reference = np.array([closeness.mean(), max(closeness.std(), 1e-9), confidence.mean(),
                               max(confidence.std(), 1e-9), -np.inf])
         held_out_scores = cls(means, precision, reference, columns).scores(held_out_x, held_out_proba)
         reference[4] = np.quantile(held_out_scores, reject_fraction)
         return cls(means, precision, reference, columns)
 
-    def _signals(self, x: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def signals(self, x: np.ndarray, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Minus the squared Mahalanobis distance to the nearest class mean, and the log of the
         highest in-scope probability."""
         x = np.asarray(x, np.float32)
         dist = ((x @ self.precision * x).sum(axis=1)[:, None] - 2 * x @ self._projected_means.T
                 + self._mean_terms[None, :])
-        return -dist.min(axis=1).astype(np.float64), np.log(np.maximum(np.asarray(proba)[:, self.columns].max(axis=1), 1e-12))
+        top = np.asarray(proba)[:, self.columns].max(axis=1)
+        return -dist.min(axis=1).astype(np.float64), np.log(np.maximum(top, 1e-12))
 
     def scores(self, x: np.ndarray, proba: np.ndarray) -> np.ndarray:
         """Familiarity: higher is more like the training tickets (0 is a typical held-out row)."""
-        closeness, confidence = self._signals(x, proba)
+        closeness, confidence = self.signals(x, proba)
         r = self.reference
         return (closeness - r[0]) / r[1] + (confidence - r[2]) / r[3]
 
