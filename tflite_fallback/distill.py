@@ -6,11 +6,12 @@ variants of it (word dropout, crops, swaps: new n-gram combinations with the tea
 they mean) and any unlabelled in-domain text get the teacher's probability row, and the student is
 trained on those distributions (Hinton et al. 2015) mixed with the gold labels. The student's
 pooled embedding is also trained to predict the encoder's sentence embedding of every one of those
-texts (its top principal components, through a linear map used in training only, as DistilBERT and
-TinyBERT match hidden states; ``HashBagClassifier.fit(embedding_targets=...)``): an embedding says
-more about what a text means than a near one-hot class row does. It is on when the student's
+texts (where it lies on the axes that best separate the classes, through a linear map used in
+training only, as DistilBERT and TinyBERT match hidden states;
+``HashBagClassifier.fit(embedding_targets=...)``): those coordinates say how near a text is to every
+class, graded, where a probability row is near one-hot. It is on when the student's
 ``embedding_weight`` is set (``triage train --embedding-weight``): on BANKING77 validation weight 4
-lifted the student by 0.8 points (92.6 vs 91.8 %, mean of 3 seeds), on HWU64 it cost 1.1 (89.8 vs
+lifted the student by 0.5 points (92.3 vs 91.8 %, mean of 3 seeds), on HWU64 it cost 0.4 (90.5 vs
 90.9 %), where the encoder itself is weaker than n-grams (docs/fallback.md), so it is off by default.
 
 The teacher's rows for the training texts are *out-of-fold*: K teachers of the same recipe, each

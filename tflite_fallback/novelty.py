@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-SHRINKAGE = 0.2  # covariance shrunk this far towards its mean variance: 384 dims from a few 1,000 rows
+from .discriminant import shrunk_covariance
+
 MIN_HELD_OUT = 50  # fewer held-out rows than this cannot place a 1 % quantile: no gate
 ARRAY_NAMES = ("novelty_means", "novelty_precision", "novelty_reference", "novelty_columns")
 
@@ -54,9 +55,7 @@ class NoveltyGate:
         present = np.unique(labels)
         means = np.stack([x[labels == k].mean(axis=0) for k in present])
         resid = x - means[np.searchsorted(present, labels)]
-        cov = resid.T @ resid / len(x)
-        cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.trace(cov) / len(cov) * np.eye(len(cov))
-        means, precision = means.astype(np.float32), np.linalg.inv(cov).astype(np.float32)
+        means, precision = means.astype(np.float32), np.linalg.inv(shrunk_covariance(resid)).astype(np.float32)
         closeness, confidence = cls(means, precision, np.zeros(5), columns).signals(held_out_x, held_out_proba)
         spread = np.array([closeness.mean(), max(closeness.std(), 1e-9), confidence.mean(),
                            max(confidence.std(), 1e-9)])

@@ -116,27 +116,35 @@ def test_distillation_moves_student_toward_teacher(small_split) -> None:
     assert np.mean(p.argmax(1) == ri) > 0.6
 
 
-def test_embedding_targets_shape_the_students_embedding_space() -> None:
-    """Two classes, four topics: the labels cannot tell the two refund topics apart, the teacher's
-    embeddings can, and the student's pooled embeddings follow the teacher."""
-    topics = {"refund": ["money back for the kettle", "money back for the toaster"],
-              "delivery": ["parcel never arrived", "courier lost the parcel"]}
+def test_embedding_targets_teach_which_other_class_a_text_is_near() -> None:
+    """Three classes: the labels say kettle and toaster refunds are equally refunds, the teacher's
+    embeddings put kettle refunds nearer the deliveries and toaster refunds nearer the accounts,
+    and the student's second choice follows the teacher (hard labels alone say nothing about it)."""
+    topics = {"refund": [("money back for the kettle", (0.4, 1.0)), ("money back for the toaster", (-0.4, 1.0))],
+              "delivery": [("parcel never arrived", (1.0, 0.0)), ("courier lost the parcel", (1.0, 0.0))],
+              "account": [("cannot log in", (-1.0, 0.0)), ("password reset fails", (-1.0, 0.0))]}
     rng = np.random.default_rng(0)
     texts, labels, targets = [], [], []
     for label, phrases in topics.items():
-        for j, phrase in enumerate(phrases):
+        for phrase, (across, up) in phrases:
             for _ in range(40):
                 noise = " ".join(rng.choice(["please", "hi", "thanks", "urgent", "today"], 2))
                 texts.append(f"{noise} {phrase}")
                 labels.append(label)
-                targets.append(np.eye(4)[2 * (label == "refund") + j])
+                targets.append(np.array([across, up, 1.0, 0.0]) + rng.normal(0, 0.05, 4))
     kw = {**SMALL, "epochs": 10, "calib_fraction": 0.0, "embedding_weight": 4.0}
     plain = HashBagClassifier(**kw).fit(texts, labels)
-    taught = HashBagClassifier(**kw).fit(texts, labels, embedding_targets=np.array(targets) * 3.0)
+    taught = HashBagClassifier(**kw).fit(texts, labels, embedding_targets=np.array(targets))
     kettle, toaster = "money back for the kettle", "money back for the toaster"
-    cos = lambda m: float((m.embed([kettle]) @ m.embed([toaster]).T)[0, 0])  # noqa: E731
-    assert cos(taught) < cos(plain) - 0.2
-    assert taught.predict([kettle, "courier lost the parcel"]) == ["refund", "delivery"]
+
+    def leaning(m: HashBagClassifier) -> float:
+        """How much more the kettle refund leans to delivery over account than the toaster refund."""
+        p = m.predict_proba([kettle, toaster])
+        ratio = np.log(p[:, m.classes_.index("delivery")] / p[:, m.classes_.index("account")])
+        return float(ratio[0] - ratio[1])
+
+    assert leaning(taught) > leaning(plain) + 0.4
+    assert taught.predict([kettle, toaster, "courier lost the parcel"]) == ["refund", "refund", "delivery"]
     off = HashBagClassifier(**{**kw, "embedding_weight": 0.0}).fit(texts, labels, embedding_targets=np.array(targets))
     assert off.version == plain.version  # weight 0 (the default): the targets are ignored
     assert HashBagClassifier().embedding_weight == 0.0
