@@ -97,7 +97,7 @@ def main() -> int:
           f"{len({lb for _, lb in rows})} products; length median {percentile(lengths, 50):.0f} chars, "
           f"p90 {percentile(lengths, 90):.0f}; majority class {Counter(lb for _, lb in val).most_common(1)[0][1] / len(val) * 100:.1f} %")
     train_x, train_y = [t for t, _ in train], [lb for _, lb in train]
-    rows_out, classes = models(train_x, train_y, args.variants, args.seed)
+    rows_out, classes, _tier = models(train_x, train_y, args.variants, args.seed)
     for name, predict_proba, size_mb, train_s in rows_out:
         report(name, predict_proba, classes, val, size_mb, train_s)
     t = time.perf_counter()
