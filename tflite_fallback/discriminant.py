@@ -20,19 +20,29 @@ def shrunk_covariance(residuals: np.ndarray) -> np.ndarray:
     return (1 - SHRINKAGE) * cov + SHRINKAGE * np.trace(cov) / len(cov) * np.eye(len(cov))
 
 
-def discriminant_axes(x: np.ndarray, memberships: np.ndarray, width: int) -> np.ndarray:
-    """``[d, <= width]``: the whitened directions along which the class means of ``x`` lie furthest
-    apart, strongest first. ``memberships`` ``[n, k]`` weighs each row into each class (one-hot
-    labels or probability rows). Directions the class means do not span (beyond ``k - 1``) are
-    left out, so the result can be narrower than ``width``."""
+def class_means(x: np.ndarray, memberships: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The means of the classes that have rows ``[k', d]``, in column order, and every row minus
+    its class mean. ``memberships`` ``[n, k]`` weighs each row into each class (one-hot labels or
+    probability rows; a row's weights are normalised to sum to 1)."""
     x = np.asarray(x, np.float64)
     share = np.asarray(memberships, np.float64)
     share = share / np.maximum(share.sum(axis=1, keepdims=True), 1e-12)
     mass = share.sum(axis=0)
-    means = (share.T @ x)[mass > 0] / mass[mass > 0, None]
-    centre = mass[mass > 0] @ means / mass.sum()
-    variances, vectors = np.linalg.eigh(shrunk_covariance(x - share[:, mass > 0] @ means))
+    present = mass > 0
+    means = (share[:, present].T @ x) / mass[present, None]
+    return means, x - share[:, present] @ means
+
+
+def discriminant_axes(x: np.ndarray, memberships: np.ndarray, width: int) -> np.ndarray:
+    """``[d, <= width]``: the whitened directions along which the class means of ``x`` lie furthest
+    apart, strongest first (memberships as in :func:`class_means`). Directions the class means do
+    not span (beyond ``k - 1``) are left out, so the result can be narrower than ``width``."""
+    x = np.asarray(x, np.float64)
+    means, residuals = class_means(x, memberships)
+    if len(means) < 2:  # one class separates nothing
+        return np.zeros((x.shape[1], 0))
+    variances, vectors = np.linalg.eigh(shrunk_covariance(residuals))
     whiten = vectors / np.sqrt(variances)
-    _, strength, axes = np.linalg.svd((means - centre) @ whiten, full_matrices=False)
-    kept = strength > 1e-6 * max(strength.max(initial=0.0), 1e-300)  # one class: no axis at all
+    _, strength, axes = np.linalg.svd((means - x.mean(axis=0)) @ whiten, full_matrices=False)
+    kept = strength > 1e-6 * strength[0]
     return whiten @ axes[kept][:width].T

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .discriminant import shrunk_covariance
+from .discriminant import class_means, shrunk_covariance
 
 MIN_HELD_OUT = 50  # fewer held-out rows than this cannot place a 1 % quantile: no gate
 ARRAY_NAMES = ("novelty_means", "novelty_precision", "novelty_reference", "novelty_columns")
@@ -52,9 +52,8 @@ class NoveltyGate:
         for them; ``columns``: the in-scope classes."""
         x = np.asarray(x, np.float64)
         columns = np.asarray(columns, np.int64)
-        present = np.unique(labels)
-        means = np.stack([x[labels == k].mean(axis=0) for k in present])
-        resid = x - means[np.searchsorted(present, labels)]
+        labels = np.asarray(labels, np.int64)
+        means, resid = class_means(x, np.eye(labels.max() + 1)[labels])
         means, precision = means.astype(np.float32), np.linalg.inv(shrunk_covariance(resid)).astype(np.float32)
         closeness, confidence = cls(means, precision, np.zeros(5), columns).signals(held_out_x, held_out_proba)
         spread = np.array([closeness.mean(), max(closeness.std(), 1e-9), confidence.mean(),
